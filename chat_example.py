@@ -1,0 +1,876 @@
+#!/usr/bin/env python3
+"""Ask a Langflow flow one question from the shell and print the answer.
+
+Also the reusable core of chat_session.py: configuration, the request, the
+event-stream reader, reply-text extraction and the error table live here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import stat
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+if TYPE_CHECKING:  # requests is imported when first needed, so --help and --version start fast
+    import requests
+
+__version__ = "1.0.0"
+
+EXIT_OK = 0
+EXIT_FLOW = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NETWORK = 4
+EXIT_INTERRUPTED = 130
+
+DEFAULT_URL = "http://localhost:7860"
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_RETRIES = 2
+CONNECT_TIMEOUT = 10.0
+MAX_RETRY_WAIT = 60.0
+USER_AGENT = f"langflow-chat/{__version__}"
+FILE_TWEAK_KEY = "Chat Input"  # Langflow matches a tweak key against component ids and display names
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0    success
+  1    the server or the flow reported an error (or the reply had no text)
+  2    usage or configuration error
+  3    authentication refused (401/403): set LANGFLOW_API_KEY
+  4    network: cannot connect, DNS, TLS, timeout, connection dropped
+  130  interrupted (Ctrl-C)
+
+environment (flags win, then the environment, then ./.env):
+  LANGFLOW_URL       server URL (default http://localhost:7860; alias LANGFLOW_SERVER_URL)
+  LANGFLOW_FLOW_ID   flow UUID or endpoint name
+  LANGFLOW_API_KEY   API key, sent only as the x-api-key header (never a flag)
+  LANGFLOW_TIMEOUT   longest wait for the server, in seconds (default 300)
+"""
+
+
+class ClientError(Exception):
+    """A failure the user can act on: one line of text and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FLOW, retry: bool = False) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.retry = retry
+
+
+def usage_error(message: str) -> ClientError:
+    return ClientError(message, EXIT_USAGE)
+
+
+# --- The error table: every HTTP status and network failure, in one place ----------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    what: str
+    todo: str
+    exit_code: int
+    retry: bool = False
+
+
+AUTH_TODO = "set LANGFLOW_API_KEY to a valid API key for this server"
+FAILURES: dict[int | str, Failure] = {
+    400: Failure("the server rejected the request", "check --tweaks and the flow's inputs", EXIT_FLOW),
+    401: Failure("authentication refused", AUTH_TODO, EXIT_AUTH),
+    403: Failure("authentication refused", AUTH_TODO, EXIT_AUTH),
+    404: Failure("not found", "check --flow or LANGFLOW_FLOW_ID; --list-flows shows the flows", EXIT_FLOW),
+    422: Failure("the server rejected the request", "check --tweaks, --input-type and --output-type", EXIT_FLOW),
+    429: Failure("too many requests", "wait a moment and try again", EXIT_FLOW, retry=True),
+    500: Failure("the flow failed", "check the flow's components in Langflow", EXIT_FLOW),
+    502: Failure("bad gateway", "the proxy in front of Langflow cannot reach it", EXIT_FLOW),
+    503: Failure("the server is unavailable", "try again later", EXIT_FLOW, retry=True),
+    504: Failure("gateway timeout", "the proxy in front of Langflow gave up waiting", EXIT_FLOW),
+    "4xx": Failure("the server rejected the request", "check the flags and configuration", EXIT_FLOW),
+    "5xx": Failure("the server failed", "check the Langflow server's logs", EXIT_FLOW),
+    "refused": Failure("cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", EXIT_NETWORK, retry=True),
+    "dns": Failure("cannot resolve the host of {url}", "check LANGFLOW_URL or --url", EXIT_NETWORK),
+    "tls": Failure("TLS failed with {url}", "check the URL's scheme and the server's certificate", EXIT_NETWORK),
+    "connect-timeout": Failure("no connection to {url} within {connect:g} s", "check LANGFLOW_URL and the network", EXIT_NETWORK),
+    "timeout": Failure("no answer from the server within {timeout:g} s", "raise --timeout or LANGFLOW_TIMEOUT", EXIT_NETWORK),
+    "dropped": Failure("the connection dropped before the reply was complete", "try again; the flow may have run", EXIT_NETWORK),
+    "cut-short": Failure("the event stream ended before the flow finished", "check the Langflow server's logs; try again", EXIT_NETWORK),
+    "not-json": Failure("the server did not return JSON (HTTP {status}, {content_type})", "check that LANGFLOW_URL is Langflow's address and the flow exists", EXIT_FLOW),
+    "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", EXIT_FLOW),
+    "no-text": Failure("the flow returned no text", "check that the flow ends in a Chat Output, or drop --text for the JSON", EXIT_FLOW),
+}
+
+
+def failure_for_status(status: int) -> Failure:
+    return FAILURES.get(status) or FAILURES["4xx" if status < 500 else "5xx"]
+
+
+def failure_error(key: int | str, **facts: Any) -> ClientError:
+    failure = FAILURES[key]
+    return ClientError(f"{failure.what.format(**facts)} ({failure.todo})", failure.exit_code, failure.retry)
+
+
+def http_error(status: int, detail: str) -> ClientError:
+    failure = failure_for_status(status)
+    what = detail or failure.what
+    return ClientError(f"HTTP {status}: {what} ({failure.todo})", failure.exit_code, failure.retry)
+
+
+def network_error(exc: BaseException, url: str, timeout: float) -> ClientError:
+    """Classify a requests/urllib3/socket exception into the table's network rows."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    text = repr(exc)
+    facts = {"url": url, "timeout": timeout, "connect": CONNECT_TIMEOUT}
+    if "SSLError" in names:
+        return failure_error("tls", **facts)
+    if "ConnectTimeout" in names or "ConnectTimeoutError" in text:
+        return failure_error("connect-timeout", **facts)
+    if names & {"ReadTimeout", "ReadTimeoutError", "TimeoutError", "timeout"}:
+        return failure_error("timeout", **facts)
+    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return failure_error("dns", **facts)
+    if "NewConnectionError" in text or "ConnectionRefusedError" in names:
+        return failure_error("refused", **facts)
+    return failure_error("dropped", **facts)
+
+
+# --- Pure Langflow rules: error bodies, reply text, event-stream framing ------------------------
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def detail_message(detail: Any) -> str:
+    """The innermost human message of a Langflow error `detail`, however it is wrapped."""
+    if isinstance(detail, str):
+        stripped = detail.strip()
+        status_prefix = re.match(r"^\d{3}:\s*(?=[\[{])", stripped)  # stream errors: '500: {...}'
+        if status_prefix:
+            stripped = stripped[status_prefix.end() :]
+        if stripped[:1] in "[{":
+            try:
+                return detail_message(json.loads(stripped))
+            except ValueError:
+                pass
+        return one_line(detail)
+    if isinstance(detail, list):
+        return "; ".join(filter(None, (detail_message(item) for item in detail)))
+    if isinstance(detail, dict):
+        if "msg" in detail:  # one item of a 422 list
+            where = ".".join(str(part) for part in detail.get("loc", []) if part != "body")
+            return f"{where}: {detail['msg']}" if where else str(detail["msg"])
+        for key in ("detail", "message", "error", "text", "exception"):
+            value = detail.get(key)
+            if value and isinstance(value, (str, list, dict)):
+                return detail_message(value)
+        return one_line(json.dumps(detail, ensure_ascii=False))
+    return "" if detail is None else one_line(str(detail))
+
+
+def error_body_message(body: bytes, content_type: str) -> str:
+    """Turn an error response body into one readable line; never echo HTML."""
+    if "json" not in content_type:
+        if b"<" in body[:200] and b">" in body[:2000]:
+            return ""
+        return one_line(body.decode("utf-8", "replace"))
+    try:
+        return detail_message(json.loads(body))
+    except ValueError:
+        return one_line(body.decode("utf-8", "replace"))
+
+
+def _dig(data: Any, *path: str | int) -> Any:
+    for key in path:
+        if isinstance(key, int):
+            data = data[key] if isinstance(data, list) and len(data) > key else None
+        elif isinstance(data, dict):
+            data = data.get(key)
+        else:
+            return None
+    return data
+
+
+TEXT_PATHS = (
+    ("results", "message", "text"),
+    ("results", "message", "data", "text"),
+    ("results", "text", "text"),
+    ("messages", 0, "message"),
+    ("outputs", "message", "message"),
+)
+
+
+def output_text(output: dict) -> str | None:
+    """The reply text of one output component, from the most reliable place that has it."""
+    for path in TEXT_PATHS:
+        value = _dig(output, *path)
+        if isinstance(value, dict):
+            value = value.get("text") or value.get("message")
+        if isinstance(value, str) and value:
+            return value
+    artifacts = output.get("artifacts")
+    if isinstance(artifacts, dict):
+        for key in ("message", "text"):
+            if isinstance(artifacts.get(key), str) and artifacts[key]:
+                return artifacts[key]
+    return None
+
+
+def reply_texts(response: Any) -> list[str]:
+    """Every output component's text, in order (a run can have several outputs, or none)."""
+    texts = []
+    for run_output in _dig(response, "outputs") or []:
+        for output in _dig(run_output, "outputs") or []:
+            text = output_text(output) if isinstance(output, dict) else None
+            if text:
+                texts.append(text)
+    return texts
+
+
+def stream_urls(response: Any) -> list[str]:
+    """Old Langflow (up to 1.1.1) answers stream=true with JSON that points at a stream per output."""
+    urls = []
+    for run_output in _dig(response, "outputs") or []:
+        for output in _dig(run_output, "outputs") or []:
+            for place in (_dig(output, "artifacts"), _dig(output, "outputs", "message", "message")):
+                if isinstance(place, dict) and isinstance(place.get("stream_url"), str):
+                    urls.append(place["stream_url"])
+                    break
+    return urls
+
+
+def split_events(chunks: Iterable[bytes]) -> Iterator[dict]:
+    """Frame Langflow's stream: one JSON object per line, blank lines between, any chunking."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            event = parse_event_line(line)
+            if event is not None:
+                yield event
+    event = parse_event_line(pending)
+    if event is not None:
+        yield event
+
+
+def parse_event_line(line: bytes) -> dict | None:
+    text = line.strip()
+    if text.startswith(b"data:"):  # tolerate SSE framing from proxies or old servers
+        text = text[5:].strip()
+    if not text or text.startswith((b"event:", b"id:", b"retry:", b":")):
+        return None
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        raise ClientError(f"the server sent a malformed event: {one_line(text.decode('utf-8', 'replace'), 80)}", EXIT_FLOW) from exc
+    return event if isinstance(event, dict) else {"event": "unknown", "data": event}
+
+
+def event_error_message(data: Any) -> str:
+    """Langflow's `error` event carries either a message (text) or {"error": "500: {...}"}."""
+    return detail_message(data) or "unknown error"
+
+
+def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
+    """Show the reply as it streams, each message once; return the `end` event's result.
+
+    Token events are shown as they come; a message that arrived whole (a model that
+    does not stream) is shown from add_message, and if nothing was shown, from `end`.
+    """
+    shown: set[Any] = set()
+    current: Any = None
+
+    def start(message_id: Any) -> None:
+        nonlocal current
+        if shown and message_id != current:
+            show("\n\n")
+        current = message_id
+        shown.add(message_id)
+
+    for event in events:
+        kind, data = event.get("event"), event.get("data")
+        data = data if isinstance(data, dict) else {}
+        if kind == "token" and data.get("chunk"):
+            start(data.get("id", "tokens"))
+            show(str(data["chunk"]))
+        elif kind == "add_message" and data.get("sender") != "User":
+            message_id = data.get("id") or data.get("text")
+            if data.get("text") and message_id not in shown and not data.get("error") and data.get("category") != "error":
+                start(message_id)
+                show(str(data["text"]))
+        elif kind == "error":
+            raise failure_error("flow-error", detail=event_error_message(data))
+        elif kind == "end":
+            result = data.get("result", {})
+            if not shown:
+                for text in reply_texts(result):
+                    start(text)
+                    show(text)
+            return result if isinstance(result, dict) else {}
+    raise failure_error("cut-short")
+
+
+def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None:
+    """The old stream_url stream: data lines of {"chunk": ...} until the server closes it."""
+    for event in events:
+        if event.get("error"):
+            raise failure_error("flow-error", detail=detail_message(event["error"]))
+        if isinstance(event.get("chunk"), str):
+            show(event["chunk"])
+
+
+# --- Terminal safety --------------------------------------------------------------------------
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Show control characters escaped, so a reply cannot retitle, clear or recolour a terminal."""
+    return CONTROL_CHARS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# --- Configuration ----------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    url: str
+    flow: str
+    api_key: str
+    timeout: float
+    retries: int
+    tweaks: dict = field(default_factory=dict)
+    input_type: str = "chat"
+    output_type: str = "chat"
+    output_component: str = ""
+    verbose: bool = False
+
+
+def read_env_file(path: str | None) -> dict[str, str]:
+    """The .env values (a named file must exist; ./.env is optional). dotenv loads only if needed."""
+    if path is None:
+        if not os.path.isfile(".env"):
+            return {}
+        path = ".env"
+    elif not os.path.isfile(path):
+        raise usage_error(f"env file not found: {path} (check --env-file)")
+    from dotenv import dotenv_values
+
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def parse_number(name: str, value: str, kind: type, minimum: float) -> Any:
+    try:
+        number = kind(value)
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number) or number < minimum:
+        raise usage_error(f"{name} must be a number of at least {minimum:g}, not {value!r}")
+    return number
+
+
+def parse_tweaks(value: str | None) -> dict:
+    """--tweaks takes JSON or @file.json, and must be a JSON object."""
+    if not value:
+        return {}
+    source = "--tweaks"
+    if value.startswith("@"):
+        source = value[1:]
+        try:
+            with open(source, encoding="utf-8") as handle:
+                value = handle.read()
+        except OSError as exc:
+            raise usage_error(f"cannot read tweaks file {source}: {exc.strerror}") from exc
+    try:
+        tweaks = json.loads(value)
+    except ValueError as exc:
+        raise usage_error(f"{source} is not valid JSON: {exc}") from exc
+    if not isinstance(tweaks, dict):
+        raise usage_error(f'{source} must be a JSON object, like {{"ComponentId": {{"field": "value"}}}}')
+    return tweaks
+
+
+def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
+    """Flags win, then the process environment, then the env file."""
+    env = {**read_env_file(args.env_file), **environ}
+
+    def setting(flag: Any, *names: str, default: str = "") -> str:
+        if flag not in (None, ""):
+            return str(flag)
+        return next((env[name] for name in names if env.get(name)), default)
+
+    url = setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL", default=DEFAULT_URL).rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise usage_error(f"the server URL must start with http:// or https://, not {url!r} (check LANGFLOW_URL or --url)")
+    return Config(
+        url=url,
+        flow=setting(args.flow, "LANGFLOW_FLOW_ID").strip(),
+        api_key=env.get("LANGFLOW_API_KEY", "").strip(),
+        timeout=parse_number("the timeout", setting(args.timeout, "LANGFLOW_TIMEOUT", default=str(DEFAULT_TIMEOUT)), float, 0.1),
+        retries=parse_number("--retries", str(args.retries), int, 0),
+        tweaks=parse_tweaks(args.tweaks),
+        input_type=args.input_type,
+        output_type=args.output_type,
+        output_component=args.output_component or "",
+        verbose=args.verbose,
+    )
+
+
+def require_flow(config: Config) -> None:
+    if not config.flow:
+        raise usage_error("no flow given (set LANGFLOW_FLOW_ID or use --flow; --list-flows shows the flows)")
+
+
+def insecure_key_warning(config: Config) -> str | None:
+    """A key over plain http to another machine can be read on the way."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(config.url)
+    host = parts.hostname or ""
+    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    if config.api_key and parts.scheme == "http" and not loopback:
+        return f"warning: sending the API key over plain http to {host}; use https:// for remote servers"
+    return None
+
+
+# --- Arguments --------------------------------------------------------------------------------
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors as one line and exit code 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise usage_error(f"{message} (see {self.prog} --help)")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags both scripts share."""
+    parser.add_argument("--url", help="Langflow server URL (env LANGFLOW_URL)")
+    parser.add_argument("--flow", help="flow UUID or endpoint name (env LANGFLOW_FLOW_ID)")
+    parser.add_argument("--session-id", help="continue this conversation (default: a fresh one)")
+    parser.add_argument("--tweaks", metavar="JSON|@FILE", help='per-component overrides, e.g. \'{"ChatInput-abc": {"sender_name": "me"}}\'')
+    parser.add_argument("--input-type", choices=("chat", "text", "any"), default="chat", help="which inputs get the message (default chat)")
+    parser.add_argument("--output-type", choices=("chat", "text", "any", "debug"), default="chat", help="which outputs are returned (default chat)")
+    parser.add_argument("--output-component", metavar="ID", help="return only this output component, e.g. ChatOutput-ylMzN")
+    parser.add_argument("--timeout", metavar="SECONDS", help="longest wait for the server, or between streamed events (env LANGFLOW_TIMEOUT, default 300)")
+    parser.add_argument("--retries", metavar="N", default=DEFAULT_RETRIES, help="retries when the flow certainly did not run: connection refused, 429, 503 (default 2)")
+    parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show requests, responses and tracebacks on stderr (the key is redacted)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = ArgumentParser(
+        prog="chat_example.py",
+        description="Send one message to a Langflow flow and print the reply.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("message", nargs="?", help="the message; '-' reads standard input (also read when piped)")
+    add_common_arguments(parser)
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--text", action="store_true", help="print only the reply text")
+    output.add_argument("--json", action="store_true", help="print JSON (the default; with --stream, one event per line)")
+    parser.add_argument("--stream", action="store_true", help="print the reply token by token as it arrives")
+    parser.add_argument("--list-flows", action="store_true", help="list the flows this key can run")
+    parser.add_argument("--file", action="append", default=[], metavar="PATH", help="attach a file to the flow's Chat Input (repeatable)")
+    return parser.parse_args(argv)
+
+
+# --- The message ------------------------------------------------------------------------------
+
+
+def stdin_is_piped(stdin: TextIO) -> bool:
+    """Piped or redirected from a file; not a terminal, not /dev/null."""
+    try:
+        mode = os.fstat(stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
+def read_stdin(stdin: TextIO) -> str:
+    data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    return data.decode("utf-8", "replace")
+
+
+def read_message(positional: str | None, stdin: TextIO) -> str:
+    """The message from argv, stdin, or both (stdin first, a blank line, then argv)."""
+    if positional == "-":
+        message = read_stdin(stdin)
+    elif stdin_is_piped(stdin):
+        piped = read_stdin(stdin).rstrip("\n")
+        message = f"{piped}\n\n{positional}" if piped.strip() and positional else (positional or piped)
+    elif positional is None:
+        raise usage_error("no message: give it as an argument, or pipe it on standard input (see --help)")
+    else:
+        message = positional
+    if not message.strip():
+        raise usage_error("the message is empty")
+    return message
+
+
+def readable_files(paths: list[str]) -> list[str]:
+    """Check every --file before anything is sent."""
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise usage_error(f"cannot read --file {path}: {exc.strerror or exc}") from exc
+        if os.path.isdir(path):
+            raise usage_error(f"--file {path} is a directory")
+    return paths
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+class Client:
+    """One connection pool for a run or a whole conversation, with logging and retries."""
+
+    def __init__(self, config: Config, log: TextIO = sys.stderr, sleep: Callable[[float], None] = time.sleep) -> None:
+        import requests
+
+        self.config = config
+        self.log = log
+        self.sleep = sleep
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = USER_AGENT
+        if config.api_key:
+            self.http.headers["x-api-key"] = config.api_key
+
+    def close(self) -> None:
+        self.http.close()
+
+    def say(self, line: str) -> None:
+        print(redact(line, self.config.api_key), file=self.log, flush=True)
+
+    def request(self, method: str, path: str, stream: bool = False, **kwargs: Any) -> requests.Response:
+        """Send with retries where the flow certainly did not run; raise ClientError otherwise."""
+        url = self.config.url + path
+        attempt = 0
+        while True:
+            try:
+                response = self.send_once(method, url, stream, **kwargs)
+            except ClientError as network_failure:
+                error = network_failure
+                if not error.retry or attempt == self.config.retries:
+                    raise
+                wait = 0.5 * 2**attempt
+            else:
+                if response.status_code < 400:
+                    return response
+                error = response_error(response)
+                if not error.retry or attempt == self.config.retries:
+                    raise error
+                wait = retry_after(response.headers.get("Retry-After"), 0.5 * 2**attempt)
+            self.say(f"retrying in {wait:g} s: {error}")
+            self.sleep(wait)
+            attempt += 1
+
+    def send_once(self, method: str, url: str, stream: bool, **kwargs: Any) -> requests.Response:
+        import requests
+
+        if self.config.verbose:
+            self.say(f"> {method} {url}")
+            headers = {**self.http.headers, **kwargs.get("headers", {})}
+            for name, value in headers.items():
+                self.say(f"> {name}: {'[redacted]' if name.lower() == 'x-api-key' else value}")
+        started = time.monotonic()
+        try:
+            response = self.http.request(method, url, stream=stream, timeout=(CONNECT_TIMEOUT, self.config.timeout), **kwargs)
+        except requests.RequestException as exc:
+            raise network_error(exc, self.config.url, self.config.timeout) from exc
+        if self.config.verbose:
+            self.say(f"< HTTP {response.status_code} {response.reason} ({time.monotonic() - started:.3f} s)")
+            for name, value in response.headers.items():
+                self.say(f"< {name}: {value}")
+        return response
+
+    def json(self, response: requests.Response) -> Any:
+        """Read a whole response as JSON; an HTML page or garbage is a clear error, not a dump."""
+        content_type = response.headers.get("Content-Type", "")
+        try:
+            body = response.content
+        except Exception as exc:
+            raise network_error(exc, self.config.url, self.config.timeout) from exc
+        if "json" not in content_type:
+            raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise failure_error("not-json", status=response.status_code, content_type="malformed JSON") from exc
+
+    def chunks(self, response: requests.Response) -> Iterator[bytes]:
+        """Bytes as they arrive: no fixed-size buffer, so each event is seen at once."""
+        read = getattr(response.raw, "read1", None)
+        try:
+            if read is None:
+                yield from response.iter_content(chunk_size=None)
+                return
+            while chunk := read(65536):
+                yield chunk
+        except Exception as exc:
+            raise network_error(exc, self.config.url, self.config.timeout) from exc
+        finally:
+            response.close()
+
+    def events(self, response: requests.Response) -> Iterator[dict]:
+        return split_events(self.chunks(response))
+
+
+def response_error(response: requests.Response) -> ClientError:
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        detail = error_body_message(response.content, content_type)
+    except Exception:  # noqa: BLE001 - the status alone still says what happened
+        detail = ""
+    if not detail and "json" not in content_type and response.content:
+        detail = f"the server did not return JSON ({content_type or 'no content type'})"
+    return http_error(response.status_code, detail)
+
+
+def retry_after(header: str | None, default: float) -> float:
+    """Honour Retry-After in seconds (capped); an HTTP date or junk falls back to backoff."""
+    try:
+        return min(max(float(header), 0.0), MAX_RETRY_WAIT) if header else default
+    except ValueError:
+        return default
+
+
+# --- Langflow calls ---------------------------------------------------------------------------
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())
+
+
+def run_path(flow: str, stream: bool) -> str:
+    from urllib.parse import quote
+
+    return f"/api/v1/run/{quote(flow, safe='')}?stream={'true' if stream else 'false'}"
+
+
+def run_body(config: Config, message: str, session_id: str) -> dict:
+    body: dict[str, Any] = {
+        "input_value": message,
+        "input_type": config.input_type,
+        "output_type": config.output_type,
+        "session_id": session_id,
+    }
+    if config.output_component:
+        body["output_component"] = config.output_component
+    if config.tweaks:
+        body["tweaks"] = config.tweaks
+    return body
+
+
+def run_flow(client: Client, message: str, session_id: str) -> dict:
+    """One non-streaming run: the server's whole JSON response."""
+    response = client.request("POST", run_path(client.config.flow, False), json=run_body(client.config, message, session_id))
+    result = client.json(response)
+    return result if isinstance(result, dict) else {"outputs": [], "result": result}
+
+
+def stream_flow(
+    client: Client,
+    message: str,
+    session_id: str,
+    show: Callable[[str], None],
+    on_event: Callable[[dict], None] | None = None,
+) -> dict:
+    """One streaming run: show the reply as it comes, return the final result."""
+    response = client.request(
+        "POST",
+        run_path(client.config.flow, True),
+        stream=True,
+        json=run_body(client.config, message, session_id),
+        headers={"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"},
+    )
+    if "json" in response.headers.get("Content-Type", ""):  # Langflow up to 1.1.1, or streaming off
+        return show_old_stream(client, client.json(response), session_id, show)
+    events = client.events(response)
+    if on_event is not None:
+        events = tee_events(events, on_event)
+    try:
+        return show_stream(events, show)
+    finally:
+        response.close()
+
+
+def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iterator[dict]:
+    for event in events:
+        on_event(event)
+        yield event
+
+
+def show_old_stream(client: Client, result: dict, session_id: str, show: Callable[[str], None]) -> dict:
+    """Follow each stream_url (real SSE); a result without one already holds the reply."""
+    urls = stream_urls(result)
+    if not urls:
+        for index, text in enumerate(reply_texts(result)):
+            show(("\n\n" if index else "") + text)
+        return result
+    for index, url in enumerate(urls):
+        if index:
+            show("\n\n")
+        response = client.request("GET", url, stream=True, params={"session_id": session_id}, headers={"Accept": "text/event-stream"})
+        show_sse_chunks(client.events(response), show)
+    return result
+
+
+def upload_files(client: Client, paths: list[str]) -> list[str]:
+    """Upload each file to the flow; Langflow returns the path to pass to Chat Input."""
+    from urllib.parse import quote
+
+    stored = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            response = client.request("POST", f"/api/v1/files/upload/{quote(client.config.flow, safe='')}", files={"file": (os.path.basename(path), handle)})
+        result = client.json(response)
+        file_path = result.get("file_path") or result.get("path") if isinstance(result, dict) else None
+        if not file_path:
+            raise ClientError(f"the server did not say where it stored {path} (is this a Langflow server?)", EXIT_FLOW)
+        stored.append(file_path)
+    return stored
+
+
+def tweaks_with_files(tweaks: dict, file_paths: list[str]) -> dict:
+    """Attach uploaded files to the Chat Input, as Langflow's own generated client does."""
+    if not file_paths:
+        return tweaks
+    chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
+    chat_input["files"] = list(chat_input.get("files") or []) + file_paths
+    return {**tweaks, FILE_TWEAK_KEY: chat_input}
+
+
+def list_flows(client: Client) -> list[dict]:
+    response = client.request("GET", "/api/v1/flows/", params={"get_all": "true", "header_flows": "true", "remove_example_flows": "true"})
+    flows = client.json(response)
+    if not isinstance(flows, list):
+        raise ClientError("the server's flow list was not a list (is this a Langflow server?)", EXIT_FLOW)
+    return [{"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")} for f in flows if isinstance(f, dict)]
+
+
+# --- Printing ---------------------------------------------------------------------------------
+
+
+def make_show(out: TextIO) -> Callable[[str], None]:
+    """Write and flush each piece at once; escape control characters only for a terminal."""
+    safe = out.isatty()
+
+    def show(text: str) -> None:
+        out.write(terminal_safe(text) if safe else text)
+        out.flush()
+
+    return show
+
+
+def flows_table(flows: list[dict]) -> str:
+    rows = [("ENDPOINT", "ID", "NAME")] + [(f["endpoint_name"] or "-", f["id"] or "-", f["name"] or "") for f in flows]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(2)]
+    return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip() for row in rows)
+
+
+def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) if compact else json.dumps(data, ensure_ascii=False, indent=2)
+    make_show(out)(text + "\n")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    warning = insecure_key_warning(config)
+    if warning:
+        print(warning, file=err)
+    client = Client(config, log=err)
+    try:
+        if args.list_flows:
+            flows = list_flows(client)
+            if args.json:
+                print_json(flows, out)
+            else:
+                out.write(flows_table(flows) + "\n")
+            return EXIT_OK
+        require_flow(config)
+        message = read_message(args.message, stdin)
+        files = readable_files(args.file)
+        session_id = args.session_id or new_session_id()
+        if config.verbose:
+            client.say(f"session id: {session_id}")
+        config.tweaks = tweaks_with_files(config.tweaks, upload_files(client, files))
+        return ask_and_print(client, args, message, session_id, out)
+    finally:
+        client.close()
+
+
+def ask_and_print(client: Client, args: argparse.Namespace, message: str, session_id: str, out: TextIO) -> int:
+    if args.stream and args.json:
+        stream_flow(client, message, session_id, lambda _text: None, lambda event: print_json(event, out, compact=True))
+        return EXIT_OK
+    if args.stream:
+        try:
+            stream_flow(client, message, session_id, make_show(out))
+        finally:
+            out.write("\n")  # end the line, also when a failure cut the reply short
+        return EXIT_OK
+    result = run_flow(client, message, session_id)
+    if not args.text:
+        print_json(result, out)
+        return EXIT_OK
+    texts = reply_texts(result)
+    if not texts:
+        raise failure_error("no-text")
+    make_show(out)("\n\n".join(texts) + "\n")
+    return EXIT_OK
+
+
+def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> None:
+    """One line on stderr; the traceback only when asked for; never the key."""
+    if verbose:
+        import traceback
+
+        err.write(redact(traceback.format_exc(), secret))
+    err.write(redact(f"error: {error}", secret) + "\n")
+    err.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    verbose, secret = False, ""
+    try:
+        args = parse_args(argv)
+        verbose = args.verbose
+        config = load_config(args)
+        secret = config.api_key
+        return run(args, config, sys.stdin, sys.stdout, sys.stderr)
+    except ClientError as error:
+        report(error, verbose, secret, sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader (head, less) closed the pipe: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - a bug still gets one line, not a traceback
+        report(ClientError(f"internal error: {error!r} (run with -v for the traceback, and report it)"), verbose, secret, sys.stderr)
+        return EXIT_FLOW
+
+
+if __name__ == "__main__":
+    sys.exit(main())

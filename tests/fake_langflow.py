@@ -1,0 +1,215 @@
+"""A small local HTTP server that speaks Langflow's run API wire format, scripted by tests.
+
+It is a real server on 127.0.0.1 (real sockets, HTTP/1.1 keep-alive, chunked streams),
+so the client's buffering, framing and headers are exercised as with Langflow itself.
+By default it behaves like an echo flow; a test queues other replies per path prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+def run_response(session_id: str, texts: list[str], message: str = "") -> dict:
+    """The shape of a non-streaming /run response with one output per text."""
+    outputs = []
+    for index, text in enumerate(texts):
+        outputs.append(
+            {
+                "results": {"message": {"text": text, "data": {"text": text}, "sender": "Machine", "session_id": session_id}},
+                "artifacts": {"message": text, "sender": "Machine", "type": "text"},
+                "outputs": {"message": {"message": text, "type": "text"}},
+                "messages": [{"message": text, "sender": "Machine", "sender_name": "AI", "session_id": session_id}],
+                "component_id": f"ChatOutput-{index:05d}",
+                "component_display_name": "Chat Output",
+            }
+        )
+    return {"session_id": session_id, "outputs": [{"inputs": {"input_value": message}, "outputs": outputs}]}
+
+
+def message_event(text: str, sender: str, session_id: str, message_id: str, state: str = "complete") -> dict:
+    return {
+        "event": "add_message",
+        "data": {
+            "id": message_id,
+            "text": text,
+            "sender": sender,
+            "sender_name": "User" if sender == "User" else "AI",
+            "session_id": session_id,
+            "properties": {"state": state},
+        },
+    }
+
+
+def stream_events(session_id: str, message: str, reply: str, tokens: list[str] | None = None) -> list[dict]:
+    """The events of a successful streamed run: user echo, AI message, tokens, end."""
+    ai_id = str(uuid.uuid4())
+    events = [message_event(message, "User", session_id, str(uuid.uuid4()))]
+    if tokens is None:
+        events.append(message_event(reply, "Machine", session_id, ai_id))
+    else:
+        events.append(message_event("", "Machine", session_id, ai_id, state="partial"))
+        events += [{"event": "token", "data": {"chunk": token, "id": ai_id}} for token in tokens]
+        events.append(message_event(reply, "Machine", session_id, ai_id))
+    events.append({"event": "end", "data": {"result": run_response(session_id, [reply], message)}})
+    return events
+
+
+def words(text: str) -> list[str]:
+    """Split into tokens that keep their leading spaces, as an LLM streams them."""
+    parts = text.split(" ")
+    return [parts[0]] + [" " + part for part in parts[1:]]
+
+
+@dataclass
+class Reply:
+    """One scripted answer. `chunks` stream with chunked encoding: (delay before, bytes)."""
+
+    status: int = 200
+    body: Any = None
+    content_type: str = "application/json"
+    headers: dict = field(default_factory=dict)
+    chunks: list[tuple[float, bytes]] | None = None
+    delay: float = 0.0
+    drop: bool = False  # close the connection without answering
+    cut: bool = False  # stop a chunked stream mid-way without its final chunk
+
+
+def json_reply(body: Any, status: int = 200, **kwargs: Any) -> Reply:
+    return Reply(status=status, body=json.dumps(body).encode(), **kwargs)
+
+
+def event_stream(events: list[dict | bytes], gap: float = 0.0, **kwargs: Any) -> Reply:
+    """Each event as one JSON line and a blank line, in its own chunk, `gap` seconds apart."""
+    chunks = [(gap, e if isinstance(e, bytes) else (json.dumps(e) + "\n\n").encode()) for e in events]
+    return Reply(content_type="text/event-stream; charset=utf-8", chunks=chunks, **kwargs)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class FakeLangflow:
+    def __init__(self, api_key: str = "") -> None:
+        self.api_key = api_key
+        self.requests: list[Seen] = []
+        self.connections = 0
+        self.scripts: dict[str, deque] = defaultdict(deque)
+        self.history: dict[str, list[dict]] = defaultdict(list)
+        self.flows = [
+            {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
+            {"id": "0b6a3b0e-2222-4c3a-9d55-000000000002", "name": "Basic Prompting", "endpoint_name": None, "description": ""},
+        ]
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def script(self, path_prefix: str, *replies: Reply) -> None:
+        """Answer the next requests under this path with these replies, in order."""
+        self.scripts[path_prefix].extend(replies)
+
+    def runs(self) -> list[Seen]:
+        return [seen for seen in self.requests if seen.path.startswith("/api/v1/run/")]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def next_scripted(self, path: str) -> Reply | None:
+        for prefix, replies in self.scripts.items():
+            if path.startswith(prefix) and replies:
+                return replies.popleft()
+        return None
+
+    def default_reply(self, seen: Seen) -> Reply:
+        if self.api_key and seen.headers.get("x-api-key") != self.api_key:
+            return json_reply({"detail": "Invalid or missing API key"}, status=403)
+        if seen.path.startswith("/api/v1/run/"):
+            return self.echo(seen)
+        if seen.path == "/api/v1/flows/":
+            return json_reply(self.flows)
+        if seen.path.startswith("/api/v1/files/upload/"):
+            flow = seen.path.rsplit("/", 1)[1]
+            name = seen.body.split(b'filename="', 1)[1].split(b'"', 1)[0].decode()
+            return json_reply({"flowId": flow, "file_path": f"{flow}/2026-11-21_{name}"})
+        if seen.path == "/api/v1/monitor/messages":
+            session = seen.query.get("session_id", [""])[0]
+            return json_reply(self.history.get(session, []))
+        return json_reply({"detail": "Not Found"}, status=404)
+
+    def echo(self, seen: Seen) -> Reply:
+        """Like an echo flow: the reply is the message; the session's turns are remembered."""
+        body = seen.json()
+        message, session_id = body.get("input_value") or "", body.get("session_id") or seen.path.rsplit("/", 1)[1]
+        for sender, text in (("User", message), ("Machine", message)):
+            self.history[session_id].append({"sender": sender, "sender_name": "User" if sender == "User" else "AI", "text": text, "session_id": session_id})
+        if seen.query.get("stream") == ["true"]:
+            return event_stream(stream_events(session_id, message, message, words(message)))
+        return json_reply(run_response(session_id, [message], message))
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                fake.connections += 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def handle_any(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                seen = Seen(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                fake.requests.append(seen)
+                reply = fake.next_scripted(parts.path) or fake.default_reply(seen)
+                time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                if reply.chunks is None:
+                    self.send_header("Content-Length", str(len(reply.body or b"")))
+                    self.end_headers()
+                    self.wfile.write(reply.body or b"")
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.flush()
+                for delay, chunk in reply.chunks:
+                    time.sleep(delay)
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                if reply.cut:
+                    self.close_connection = True
+                    return
+                self.wfile.write(b"0\r\n\r\n")
+
+            do_GET = do_POST = do_DELETE = handle_any
+
+        return Handler

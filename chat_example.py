@@ -707,7 +707,10 @@ def stream_flow(
     if on_event is not None:
         events = tee_events(events, on_event)
     try:
-        return show_stream(events, show)
+        result = show_stream(events, show)
+        for _rest in events:  # read the stream to its end, so the connection can be reused
+            pass
+        return result
     finally:
         response.close()
 
@@ -850,10 +853,14 @@ def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> Non
     err.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
+RunFunction = Callable[[argparse.Namespace, Config, TextIO, TextIO, TextIO], int]
+
+
+def guarded_main(parse: Callable[[list[str] | None], argparse.Namespace], run: RunFunction, argv: list[str] | None) -> int:
+    """The one place where failures become an error line and an exit code (both scripts use it)."""
     verbose, secret = False, ""
     try:
-        args = parse_args(argv)
+        args = parse(argv)
         verbose = args.verbose
         config = load_config(args)
         secret = config.api_key
@@ -870,6 +877,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a bug still gets one line, not a traceback
         report(ClientError(f"internal error: {error!r} (run with -v for the traceback, and report it)"), verbose, secret, sys.stderr)
         return EXIT_FLOW
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

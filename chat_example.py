@@ -95,16 +95,32 @@ FAILURES: dict[int | str, Failure] = {
     504: Failure("gateway timeout", "the proxy in front of Langflow gave up waiting", EXIT_FLOW),
     "4xx": Failure("the server rejected the request", "check the flags and configuration", EXIT_FLOW),
     "5xx": Failure("the server failed", "check the Langflow server's logs", EXIT_FLOW),
-    "refused": Failure("cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", EXIT_NETWORK, retry=True),
+    "refused": Failure(
+        "cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", EXIT_NETWORK, retry=True
+    ),
     "dns": Failure("cannot resolve the host of {url}", "check LANGFLOW_URL or --url", EXIT_NETWORK),
     "tls": Failure("TLS failed with {url}", "check the URL's scheme and the server's certificate", EXIT_NETWORK),
-    "connect-timeout": Failure("no connection to {url} within {connect:g} s", "check LANGFLOW_URL and the network", EXIT_NETWORK),
-    "timeout": Failure("no answer from the server within {timeout:g} s", "raise --timeout or LANGFLOW_TIMEOUT", EXIT_NETWORK),
-    "dropped": Failure("the connection dropped before the reply was complete", "try again; the flow may have run", EXIT_NETWORK),
-    "cut-short": Failure("the event stream ended before the flow finished", "check the Langflow server's logs; try again", EXIT_NETWORK),
-    "not-json": Failure("the server did not return JSON (HTTP {status}, {content_type})", "check that LANGFLOW_URL is Langflow's address and the flow exists", EXIT_FLOW),
+    "connect-timeout": Failure(
+        "no connection to {url} within {connect:g} s", "check LANGFLOW_URL and the network", EXIT_NETWORK
+    ),
+    "timeout": Failure(
+        "no answer from the server within {timeout:g} s", "raise --timeout or LANGFLOW_TIMEOUT", EXIT_NETWORK
+    ),
+    "dropped": Failure(
+        "the connection dropped before the reply was complete", "try again; the flow may have run", EXIT_NETWORK
+    ),
+    "cut-short": Failure(
+        "the event stream ended before the flow finished", "check the Langflow server's logs; try again", EXIT_NETWORK
+    ),
+    "not-json": Failure(
+        "the server did not return JSON (HTTP {status}, {content_type})",
+        "check that LANGFLOW_URL is Langflow's address and the flow exists",
+        EXIT_FLOW,
+    ),
     "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", EXIT_FLOW),
-    "no-text": Failure("the flow returned no text", "check that the flow ends in a Chat Output, or drop --text for the JSON", EXIT_FLOW),
+    "no-text": Failure(
+        "the flow returned no text", "check that the flow ends in a Chat Output, or drop --text for the JSON", EXIT_FLOW
+    ),
 }
 
 
@@ -271,13 +287,25 @@ def parse_event_line(line: bytes) -> dict | None:
     try:
         event = json.loads(text)
     except ValueError as exc:
-        raise ClientError(f"the server sent a malformed event: {one_line(text.decode('utf-8', 'replace'), 80)}", EXIT_FLOW) from exc
+        raise ClientError(
+            f"the server sent a malformed event: {one_line(text.decode('utf-8', 'replace'), 80)}", EXIT_FLOW
+        ) from exc
     return event if isinstance(event, dict) else {"event": "unknown", "data": event}
 
 
 def event_error_message(data: Any) -> str:
     """Langflow's `error` event carries either a message (text) or {"error": "500: {...}"}."""
     return detail_message(data) or "unknown error"
+
+
+def is_whole_reply(message: dict) -> bool:
+    """A finished reply message; a "partial" one already holds the first token, which comes again."""
+    return (
+        bool(message.get("text"))
+        and message.get("sender") != "User"
+        and message.get("category", "message") == "message"
+        and _dig(message, "properties", "state") != "partial"
+    )
 
 
 def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
@@ -302,9 +330,9 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
         if kind == "token" and data.get("chunk"):
             start(data.get("id", "tokens"))
             show(str(data["chunk"]))
-        elif kind == "add_message" and data.get("sender") != "User":
+        elif kind == "add_message" and is_whole_reply(data):
             message_id = data.get("id") or data.get("text")
-            if data.get("text") and message_id not in shown and not data.get("error") and data.get("category") != "error":
+            if message_id not in shown:
                 start(message_id)
                 show(str(data["text"]))
         elif kind == "error":
@@ -410,12 +438,16 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
 
     url = setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL", default=DEFAULT_URL).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", url):
-        raise usage_error(f"the server URL must start with http:// or https://, not {url!r} (check LANGFLOW_URL or --url)")
+        raise usage_error(
+            f"the server URL must start with http:// or https://, not {url!r} (check LANGFLOW_URL or --url)"
+        )
     return Config(
         url=url,
         flow=setting(args.flow, "LANGFLOW_FLOW_ID").strip(),
         api_key=env.get("LANGFLOW_API_KEY", "").strip(),
-        timeout=parse_number("the timeout", setting(args.timeout, "LANGFLOW_TIMEOUT", default=str(DEFAULT_TIMEOUT)), float, 0.1),
+        timeout=parse_number(
+            "the timeout", setting(args.timeout, "LANGFLOW_TIMEOUT", default=str(DEFAULT_TIMEOUT)), float, 0.1
+        ),
         retries=parse_number("--retries", str(args.retries), int, 0),
         tweaks=parse_tweaks(args.tweaks),
         input_type=args.input_type,
@@ -457,14 +489,44 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="Langflow server URL (env LANGFLOW_URL)")
     parser.add_argument("--flow", help="flow UUID or endpoint name (env LANGFLOW_FLOW_ID)")
     parser.add_argument("--session-id", help="continue this conversation (default: a fresh one)")
-    parser.add_argument("--tweaks", metavar="JSON|@FILE", help='per-component overrides, e.g. \'{"ChatInput-abc": {"sender_name": "me"}}\'')
-    parser.add_argument("--input-type", choices=("chat", "text", "any"), default="chat", help="which inputs get the message (default chat)")
-    parser.add_argument("--output-type", choices=("chat", "text", "any", "debug"), default="chat", help="which outputs are returned (default chat)")
-    parser.add_argument("--output-component", metavar="ID", help="return only this output component, e.g. ChatOutput-ylMzN")
-    parser.add_argument("--timeout", metavar="SECONDS", help="longest wait for the server, or between streamed events (env LANGFLOW_TIMEOUT, default 300)")
-    parser.add_argument("--retries", metavar="N", default=DEFAULT_RETRIES, help="retries when the flow certainly did not run: connection refused, 429, 503 (default 2)")
+    parser.add_argument(
+        "--tweaks",
+        metavar="JSON|@FILE",
+        help='per-component overrides, e.g. \'{"ChatInput-abc": {"sender_name": "me"}}\'',
+    )
+    parser.add_argument(
+        "--input-type",
+        choices=("chat", "text", "any"),
+        default="chat",
+        help="which inputs get the message (default chat)",
+    )
+    parser.add_argument(
+        "--output-type",
+        choices=("chat", "text", "any", "debug"),
+        default="chat",
+        help="which outputs are returned (default chat)",
+    )
+    parser.add_argument(
+        "--output-component", metavar="ID", help="return only this output component, e.g. ChatOutput-ylMzN"
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help="longest wait for the server, or between streamed events (env LANGFLOW_TIMEOUT, default 300)",
+    )
+    parser.add_argument(
+        "--retries",
+        metavar="N",
+        default=DEFAULT_RETRIES,
+        help="retries when the flow certainly did not run: connection refused, 429, 503 (default 2)",
+    )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show requests, responses and tracebacks on stderr (the key is redacted)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show requests, responses and tracebacks on stderr (the key is redacted)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
 
@@ -479,10 +541,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_common_arguments(parser)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--text", action="store_true", help="print only the reply text")
-    output.add_argument("--json", action="store_true", help="print JSON (the default; with --stream, one event per line)")
+    output.add_argument(
+        "--json", action="store_true", help="print JSON (the default; with --stream, one event per line)"
+    )
     parser.add_argument("--stream", action="store_true", help="print the reply token by token as it arrives")
     parser.add_argument("--list-flows", action="store_true", help="list the flows this key can run")
-    parser.add_argument("--file", action="append", default=[], metavar="PATH", help="attach a file to the flow's Chat Input (repeatable)")
+    parser.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a file to the flow's Chat Input (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -592,7 +662,9 @@ class Client:
                 self.say(f"> {name}: {'[redacted]' if name.lower() == 'x-api-key' else value}")
         started = time.monotonic()
         try:
-            response = self.http.request(method, url, stream=stream, timeout=(CONNECT_TIMEOUT, self.config.timeout), **kwargs)
+            response = self.http.request(
+                method, url, stream=stream, timeout=(CONNECT_TIMEOUT, self.config.timeout), **kwargs
+            )
         except requests.RequestException as exc:
             raise network_error(exc, self.config.url, self.config.timeout) from exc
         if self.config.verbose:
@@ -681,7 +753,9 @@ def run_body(config: Config, message: str, session_id: str) -> dict:
 
 def run_flow(client: Client, message: str, session_id: str) -> dict:
     """One non-streaming run: the server's whole JSON response."""
-    response = client.request("POST", run_path(client.config.flow, False), json=run_body(client.config, message, session_id))
+    response = client.request(
+        "POST", run_path(client.config.flow, False), json=run_body(client.config, message, session_id)
+    )
     result = client.json(response)
     return result if isinstance(result, dict) else {"outputs": [], "result": result}
 
@@ -731,19 +805,37 @@ def show_old_stream(client: Client, result: dict, session_id: str, show: Callabl
     for index, url in enumerate(urls):
         if index:
             show("\n\n")
-        response = client.request("GET", url, stream=True, params={"session_id": session_id}, headers={"Accept": "text/event-stream"})
+        response = client.request(
+            "GET", url, stream=True, params={"session_id": session_id}, headers={"Accept": "text/event-stream"}
+        )
         show_sse_chunks(client.events(response), show)
     return result
 
 
+def is_uuid(text: str) -> bool:
+    return re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text) is not None
+
+
+def flow_uuid(client: Client) -> str:
+    """Uploads and history take only the flow's UUID: look an endpoint name up in the flow list."""
+    flow = client.config.flow
+    if is_uuid(flow):
+        return flow
+    for listed in list_flows(client):
+        if flow in (listed["endpoint_name"], listed["id"]):
+            return str(listed["id"])
+    raise ClientError(f"no flow with endpoint name {flow!r} on this server (--list-flows shows the flows)", EXIT_FLOW)
+
+
 def upload_files(client: Client, paths: list[str]) -> list[str]:
     """Upload each file to the flow; Langflow returns the path to pass to Chat Input."""
-    from urllib.parse import quote
-
+    if not paths:
+        return []
+    upload_path = f"/api/v1/files/upload/{flow_uuid(client)}"
     stored = []
     for path in paths:
         with open(path, "rb") as handle:
-            response = client.request("POST", f"/api/v1/files/upload/{quote(client.config.flow, safe='')}", files={"file": (os.path.basename(path), handle)})
+            response = client.request("POST", upload_path, files={"file": (os.path.basename(path), handle)})
         result = client.json(response)
         file_path = result.get("file_path") or result.get("path") if isinstance(result, dict) else None
         if not file_path:
@@ -762,11 +854,17 @@ def tweaks_with_files(tweaks: dict, file_paths: list[str]) -> dict:
 
 
 def list_flows(client: Client) -> list[dict]:
-    response = client.request("GET", "/api/v1/flows/", params={"get_all": "true", "header_flows": "true", "remove_example_flows": "true"})
+    response = client.request(
+        "GET", "/api/v1/flows/", params={"get_all": "true", "header_flows": "true", "remove_example_flows": "true"}
+    )
     flows = client.json(response)
     if not isinstance(flows, list):
         raise ClientError("the server's flow list was not a list (is this a Langflow server?)", EXIT_FLOW)
-    return [{"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")} for f in flows if isinstance(f, dict)]
+    return [
+        {"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")}
+        for f in flows
+        if isinstance(f, dict)
+    ]
 
 
 # --- Printing ---------------------------------------------------------------------------------
@@ -790,7 +888,11 @@ def flows_table(flows: list[dict]) -> str:
 
 
 def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) if compact else json.dumps(data, ensure_ascii=False, indent=2)
+    text = (
+        json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if compact
+        else json.dumps(data, ensure_ascii=False, indent=2)
+    )
     make_show(out)(text + "\n")
 
 
@@ -856,7 +958,9 @@ def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> Non
 RunFunction = Callable[[argparse.Namespace, Config, TextIO, TextIO, TextIO], int]
 
 
-def guarded_main(parse: Callable[[list[str] | None], argparse.Namespace], run: RunFunction, argv: list[str] | None) -> int:
+def guarded_main(
+    parse: Callable[[list[str] | None], argparse.Namespace], run: RunFunction, argv: list[str] | None
+) -> int:
     """The one place where failures become an error line and an exit code (both scripts use it)."""
     verbose, secret = False, ""
     try:
@@ -875,7 +979,12 @@ def guarded_main(parse: Callable[[list[str] | None], argparse.Namespace], run: R
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as error:  # noqa: BLE001 - a bug still gets one line, not a traceback
-        report(ClientError(f"internal error: {error!r} (run with -v for the traceback, and report it)"), verbose, secret, sys.stderr)
+        report(
+            ClientError(f"internal error: {error!r} (run with -v for the traceback, and report it)"),
+            verbose,
+            secret,
+            sys.stderr,
+        )
         return EXIT_FLOW
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -49,7 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     core.add_common_arguments(parser)
-    parser.add_argument("-c", "--continue", dest="continue_last", action="store_true", help="continue the last conversation with this flow")
+    parser.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="continue the last conversation with this flow",
+    )
     parser.add_argument("--no-stream", action="store_true", help="wait for whole replies instead of streaming them")
     args = parser.parse_args(argv)
     if args.continue_last and args.session_id:
@@ -128,7 +133,9 @@ def enable_line_editing(history_file: Path) -> Callable[[], None]:
 class Chat:
     """The conversation: commands, turns, /retry. The network is injected (ask, history)."""
 
-    def __init__(self, ask: Ask, history: History, session_id: str, out: TextIO, err: TextIO, remember: Callable[[str], None]) -> None:
+    def __init__(
+        self, ask: Ask, history: History, session_id: str, out: TextIO, err: TextIO, remember: Callable[[str], None]
+    ) -> None:
         self.ask = ask
         self.history = history
         self.session_id = session_id
@@ -260,7 +267,9 @@ class Chat:
         return core.EXIT_FLOW if self.failed_turns else core.EXIT_OK
 
 
-def read_until(is_last: Callable[[str], bool], read_line: Callable[[str], str], after_line: Callable[[], None], closing: str = "") -> list[str]:
+def read_until(
+    is_last: Callable[[str], bool], read_line: Callable[[str], str], after_line: Callable[[], None], closing: str = ""
+) -> list[str]:
     """Lines of a multi-line message up to its closing line (its text before `closing` is kept)."""
     lines = []
     while True:
@@ -271,7 +280,7 @@ def read_until(is_last: Callable[[str], bool], read_line: Callable[[str], str], 
         after_line()
         if is_last(line):
             last = line.rstrip()[: -len(closing)] if closing else ""
-            return lines + [last] if last else lines
+            return [*lines, last] if last else lines
         lines.append(line)
 
 
@@ -295,20 +304,19 @@ def make_history(client: core.Client) -> History:
     """The session's stored messages, oldest first (GET /api/v1/monitor/messages)."""
 
     def history(session_id: str) -> list[tuple[str, str]]:
-        params = {"session_id": session_id, "order": "ASC"}
-        if is_uuid(client.config.flow):  # the endpoint filters by flow UUID only
-            params["flow_id"] = client.config.flow
+        params = {"flow_id": core.flow_uuid(client), "session_id": session_id, "order": "ASC"}
         messages = client.json(client.request("GET", "/api/v1/monitor/messages", params=params))
         if not isinstance(messages, list):
             raise core.ClientError("the server's message list was not a list (is this a Langflow server?)")
         messages = sorted((m for m in messages if isinstance(m, dict)), key=lambda m: str(m.get("timestamp", "")))
-        return [(str(m.get("sender", "")), str(m.get("text", ""))) for m in messages]
+        return [(str(m.get("sender", "")), error_mark(m) + str(m.get("text", "")).strip()) for m in messages]
 
     return history
 
 
-def is_uuid(text: str) -> bool:
-    return re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text) is not None
+def error_mark(message: dict) -> str:
+    """A stored error (a component that raised) shows as such, not as a reply."""
+    return f"[error from {message.get('sender_name') or 'the flow'}] " if message.get("category") == "error" else ""
 
 
 def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
@@ -332,7 +340,8 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
         if not stdin.isatty():
             return chat.piped(stdin)
         save_line = enable_line_editing(folder / "history")
-        err.write(f"Langflow chat: {config.url}, flow {config.flow}\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n")
+        err.write(f"Langflow chat: {config.url}, flow {config.flow}\n")
+        err.write(f"session {session_id} ({how}); /help for commands, Ctrl-D to quit\n")
         return chat.interactive(input, save_line)
     finally:
         client.close()

@@ -52,7 +52,13 @@ def cli(fake_env: dict[str, str], tmp_path: Path):
     workdir = tmp_path / "cwd"
     workdir.mkdir()
 
-    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None, script: str = "chat_example.py", timeout: float = 60):
+    def run(
+        *args: str,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        script: str = "chat_example.py",
+        timeout: float = 60,
+    ):
         return subprocess.run(
             [sys.executable, str(ROOT / script), *args],
             input=stdin if stdin is not None else "",

@@ -24,7 +24,9 @@ def run_response(session_id: str, texts: list[str], message: str = "") -> dict:
     for index, text in enumerate(texts):
         outputs.append(
             {
-                "results": {"message": {"text": text, "data": {"text": text}, "sender": "Machine", "session_id": session_id}},
+                "results": {
+                    "message": {"text": text, "data": {"text": text}, "sender": "Machine", "session_id": session_id}
+                },
                 "artifacts": {"message": text, "sender": "Machine", "type": "text"},
                 "outputs": {"message": {"message": text, "type": "text"}},
                 "messages": [{"message": text, "sender": "Machine", "sender_name": "AI", "session_id": session_id}],
@@ -114,7 +116,12 @@ class FakeLangflow:
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
-            {"id": "0b6a3b0e-2222-4c3a-9d55-000000000002", "name": "Basic Prompting", "endpoint_name": None, "description": ""},
+            {
+                "id": "0b6a3b0e-2222-4c3a-9d55-000000000002",
+                "name": "Basic Prompting",
+                "endpoint_name": None,
+                "description": "",
+            },
         ]
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -160,7 +167,14 @@ class FakeLangflow:
         body = seen.json()
         message, session_id = body.get("input_value") or "", body.get("session_id") or seen.path.rsplit("/", 1)[1]
         for sender, text in (("User", message), ("Machine", message)):
-            self.history[session_id].append({"sender": sender, "sender_name": "User" if sender == "User" else "AI", "text": text, "session_id": session_id})
+            self.history[session_id].append(
+                {
+                    "sender": sender,
+                    "sender_name": "User" if sender == "User" else "AI",
+                    "text": text,
+                    "session_id": session_id,
+                }
+            )
         if seen.query.get("stream") == ["true"]:
             return event_stream(stream_events(session_id, message, message, words(message)))
         return json_reply(run_response(session_id, [message], message))
@@ -181,7 +195,13 @@ class FakeLangflow:
             def handle_any(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                seen = Seen(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                seen = Seen(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 fake.requests.append(seen)
                 reply = fake.next_scripted(parts.path) or fake.default_reply(seen)
                 time.sleep(reply.delay)

@@ -57,10 +57,10 @@ def stream_events(session_id: str, message: str, reply: str, tokens: list[str] |
     events = [message_event(message, "User", session_id, str(uuid.uuid4()))]
     if tokens is None:
         events.append(message_event(reply, "Machine", session_id, ai_id))
-    else:
-        events.append(message_event("", "Machine", session_id, ai_id, state="partial"))
+    else:  # as Langflow 1.13: the partial message already holds the first token; the whole one comes twice
+        events.append(message_event(tokens[0] if tokens else "", "Machine", session_id, ai_id, state="partial"))
         events += [{"event": "token", "data": {"chunk": token, "id": ai_id}} for token in tokens]
-        events.append(message_event(reply, "Machine", session_id, ai_id))
+        events += [message_event(reply, "Machine", session_id, ai_id)] * 2
     events.append({"event": "end", "data": {"result": run_response(session_id, [reply], message)}})
     return events
 

@@ -45,12 +45,17 @@ def fake_env(fake: FakeLangflow, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def cli(fake_env: dict[str, str], tmp_path: Path):
+    """Run a script against the fake server as a user does (see `script_runner`)."""
+    return script_runner(fake_env, tmp_path)
+
+
+def script_runner(default_env: dict[str, str], tmp_path: Path):
     """Run a script as a user does: real argv, stdin, stdout, stderr and exit code.
 
     It runs in an empty folder, so no developer's .env is read.
     """
     workdir = tmp_path / "cwd"
-    workdir.mkdir()
+    workdir.mkdir(exist_ok=True)
 
     def run(
         *args: str,
@@ -65,10 +70,20 @@ def cli(fake_env: dict[str, str], tmp_path: Path):
             capture_output=True,
             text=True,
             encoding="utf-8",
-            env=env if env is not None else fake_env,
+            env=env if env is not None else default_env,
             cwd=workdir,
             timeout=timeout,
         )
 
     run.workdir = workdir
     return run
+
+
+@pytest.fixture(scope="session")
+def langflow(tmp_path_factory: pytest.TempPathFactory):
+    """A real Langflow 1.13 with an API key and the echo and counter flows, for the whole run."""
+    from langflow_server import start_langflow
+
+    server = start_langflow(tmp_path_factory.mktemp("langflow"))
+    yield server
+    server.stop()

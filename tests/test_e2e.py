@@ -1,0 +1,253 @@
+"""Both scripts against a real Langflow 1.13 server started by the test suite.
+
+The flows (tests/langflow_flows.py): `echo` replies with the message; `counter` replies
+`turn N: <message>` word by word (0.1 s apart, 1 s with "slowly"), where N is how many user
+messages the server has stored for the session, and raises on "explode".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+import requests
+from conftest import ROOT, clean_env, script_runner
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def lf_env(langflow, tmp_path: Path) -> dict[str, str]:
+    return clean_env(
+        LANGFLOW_URL=langflow.url,
+        LANGFLOW_API_KEY=langflow.api_key,
+        LANGFLOW_FLOW_ID=langflow.counter_endpoint,
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
+
+
+@pytest.fixture
+def run(lf_env: dict[str, str], tmp_path: Path):
+    return script_runner(lf_env, tmp_path)
+
+
+@pytest.fixture
+def session(lf_env: dict[str, str], tmp_path: Path):
+    """Start chat_session.py in a pseudo-terminal; every child is closed at the end."""
+    children = []
+
+    def spawn(*args: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            [str(ROOT / "chat_session.py"), *args],
+            env=lf_env,
+            cwd=str(tmp_path),
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 200),
+        )
+        children.append(child)
+        child.expect_exact("User: ")
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+def say(child: pexpect.spawn, message: str) -> str:
+    """Send one line and return what was shown up to the next prompt."""
+    child.sendline(message)
+    child.expect_exact("User: ")
+    return child.before
+
+
+def turn_number(shown: str) -> int:
+    return int(re.search(r"AI: turn (\d+):", shown).group(1))
+
+
+def stored_messages(langflow, flow_id: str, session_id: str) -> list[dict]:
+    response = requests.get(
+        f"{langflow.url}/api/v1/monitor/messages",
+        params={"flow_id": flow_id, "session_id": session_id},
+        headers={"x-api-key": langflow.api_key},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+# --- chat_example.py --------------------------------------------------------------------------
+
+
+def test_json_output_has_the_session_id_and_the_outputs(run):
+    result = run("--flow", "echo", "hello JSON")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert re.fullmatch(r"[0-9a-f-]{36}", body["session_id"])
+    assert body["outputs"][0]["outputs"][0]["results"]["message"]["text"] == "hello JSON"
+
+
+def test_text_prints_exactly_the_reply(run):
+    result = run("--text", "Why is the sky blue?")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "turn 1: Why is the sky blue?\n", "")
+
+
+def test_flow_is_reachable_by_uuid_and_by_endpoint_name(run, langflow):
+    by_id = run("--text", "--flow", langflow.echo_id, "by id")
+    by_name = run("--text", "--flow", langflow.echo_endpoint, "by name")
+    assert (by_id.stdout, by_name.stdout) == ("by id\n", "by name\n")
+
+
+def test_stream_prints_tokens_as_the_model_produces_them(lf_env, tmp_path):
+    """The counter sends one word a second here; the first must show long before the last."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "chat_example.py"), "--stream", "tell it slowly"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=lf_env,
+        cwd=tmp_path,
+    )
+    arrivals = []
+    while chunk := os.read(process.stdout.fileno(), 4096):
+        arrivals.append((time.monotonic(), chunk))
+    process.wait(timeout=30)
+    shown = b"".join(chunk for _, chunk in arrivals).decode()
+    assert (process.returncode, shown) == (0, "turn 1: tell it slowly\n")
+    assert len(arrivals) >= 4
+    assert arrivals[-1][0] - arrivals[0][0] > 2.5  # five words, one second apart
+
+
+def test_stream_of_a_flow_without_tokens_prints_the_reply_once(run):
+    result = run("--stream", "--flow", "echo", "no tokens here")
+    assert (result.returncode, result.stdout) == (0, "no tokens here\n")
+
+
+def test_wrong_key_exits_3_with_the_servers_reason(run, lf_env):
+    result = run("--text", "hi", env={**lf_env, "LANGFLOW_API_KEY": "sk-wrong"})
+    assert result.returncode == 3
+    assert "Invalid or missing API key" in result.stderr
+    assert "LANGFLOW_API_KEY" in result.stderr
+
+
+def test_missing_key_exits_3_with_the_servers_reason(run, lf_env):
+    env = {name: value for name, value in lf_env.items() if name != "LANGFLOW_API_KEY"}
+    result = run("--text", "hi", env=env)
+    assert result.returncode == 3
+    assert "An API key must be passed" in result.stderr
+
+
+def test_unknown_flow_exits_1_naming_it(run):
+    result = run("--text", "--flow", "no-such-flow", "hi")
+    assert result.returncode == 1
+    assert "no-such-flow" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("mode", [[], ["--stream"]], ids=["whole", "stream"])
+def test_raising_component_exits_1_with_its_own_message(run, mode):
+    result = run(*mode, "--text" if not mode else "--stream", "please explode")
+    assert result.returncode == 1
+    assert "counter exploded on request" in result.stderr
+    assert '{"message"' not in result.stderr and "traceback" not in result.stderr.lower()
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+
+
+def test_list_flows_lists_the_test_flows(run, langflow):
+    result = run("--list-flows")
+    assert result.returncode == 0
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:]}
+    assert rows["echo"] == langflow.echo_id and rows["counter"] == langflow.counter_id
+
+
+def test_list_flows_as_json(run, langflow):
+    flows = json.loads(run("--list-flows", "--json").stdout)
+    assert {"endpoint_name": "counter", "id": langflow.counter_id, "name": "counter"} in flows
+
+
+def test_file_is_uploaded_and_stored_on_the_user_message(run, langflow, tmp_path):
+    picture = tmp_path / "note.txt"
+    picture.write_text("a file for the flow")
+    result = run("--flow", "echo", "--file", str(picture), "--session-id", "file-session", "what is this")
+    assert result.returncode == 0, result.stderr
+    stored = stored_messages(langflow, langflow.echo_id, "file-session")
+    user_message = next(message for message in stored if message["sender"] == "User")
+    assert "note.txt" in user_message["files"]
+
+
+def test_two_one_shot_calls_do_not_share_memory(run):
+    first, second = run("--text", "first"), run("--text", "second")
+    assert (first.stdout, second.stdout) == ("turn 1: first\n", "turn 1: second\n")
+
+
+def test_given_session_id_continues_the_conversation(run):
+    run("--text", "--session-id", "one-shot-memory", "one")
+    assert run("--text", "--session-id", "one-shot-memory", "two").stdout == "turn 2: two\n"
+
+
+# --- chat_session.py --------------------------------------------------------------------------
+
+
+def test_conversation_remembers_its_turns(session):
+    child = session()
+    assert [turn_number(say(child, message)) for message in ("a", "b", "c")] == [1, 2, 3]
+
+
+def test_new_process_and_new_command_start_again_at_1(session):
+    first = session()
+    say(first, "a")
+    assert turn_number(say(first, "b")) == 2
+    assert turn_number(say(session(), "fresh")) == 1
+    say(first, "/new")
+    assert turn_number(say(first, "after new")) == 1
+
+
+def test_session_id_and_continue_carry_the_count_on(session):
+    first = session("--session-id", "e2e-continued")
+    say(first, "a")
+    first.sendline("/exit")
+    first.expect(pexpect.EOF)
+    assert turn_number(say(session("--session-id", "e2e-continued"), "b")) == 2
+    assert turn_number(say(session("-c"), "c")) == 3
+
+
+def test_history_shows_the_stored_turns(session):
+    child = session()
+    say(child, "first question")
+    child.sendline("/history")
+    child.expect_exact("/history\r\nUser: first question\r\nAI: turn 1: first question\r\n")
+    child.expect_exact("User: ")
+
+
+def test_ctrl_c_during_a_slow_reply_returns_to_the_prompt(session):
+    child = session()
+    child.sendline("answer slowly please")
+    child.expect_exact("AI: turn")
+    child.sendintr()
+    child.expect_exact("[interrupted]")
+    child.expect_exact("User: ")
+    assert re.search(r"AI: turn \d+: next", say(child, "next"))
+
+
+def test_raising_component_leaves_the_conversation_usable(session):
+    child = session()
+    say(child, "one")
+    shown = say(child, "now explode")
+    assert "error: the flow failed: counter exploded on request" in shown
+    assert "AI: turn 3: still here" in say(child, "still here")
+
+
+def test_piped_conversation_prints_a_plain_transcript(run):
+    result = run(script="chat_session.py", stdin="Why is the sky blue?\nCan you tell me a joke?\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "User: Why is the sky blue?\nAI: turn 1: Why is the sky blue?\n\n"
+        "User: Can you tell me a joke?\nAI: turn 2: Can you tell me a joke?\n\n"
+    )

@@ -326,6 +326,8 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
 
     for event in events:
         kind, data = event.get("event"), event.get("data")
+        if kind == "error":
+            raise failure_error("flow-error", detail=event_error_message(data))
         data = data if isinstance(data, dict) else {}
         if kind == "token" and data.get("chunk"):
             start(data.get("id", "tokens"))
@@ -335,8 +337,6 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
             if message_id not in shown:
                 start(message_id)
                 show(str(data["text"]))
-        elif kind == "error":
-            raise failure_error("flow-error", detail=event_error_message(data))
         elif kind == "end":
             result = data.get("result", {})
             if not shown:
@@ -416,8 +416,8 @@ def parse_tweaks(value: str | None) -> dict:
         try:
             with open(source, encoding="utf-8") as handle:
                 value = handle.read()
-        except OSError as exc:
-            raise usage_error(f"cannot read tweaks file {source}: {exc.strerror}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise usage_error(f"cannot read tweaks file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         tweaks = json.loads(value)
     except ValueError as exc:
@@ -428,13 +428,13 @@ def parse_tweaks(value: str | None) -> dict:
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
-    """Flags win, then the process environment, then the env file."""
-    env = {**read_env_file(args.env_file), **environ}
+    """Flags win, then the process environment, then the env file (each source whole, aliases included)."""
+    sources = (environ, read_env_file(args.env_file))
 
     def setting(flag: Any, *names: str, default: str = "") -> str:
         if flag not in (None, ""):
             return str(flag)
-        return next((env[name] for name in names if env.get(name)), default)
+        return next((source[name] for source in sources for name in names if source.get(name)), default)
 
     url = setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL", default=DEFAULT_URL).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", url):
@@ -444,7 +444,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
     return Config(
         url=url,
         flow=setting(args.flow, "LANGFLOW_FLOW_ID").strip(),
-        api_key=env.get("LANGFLOW_API_KEY", "").strip(),
+        api_key=setting(None, "LANGFLOW_API_KEY").strip(),
         timeout=parse_number(
             "the timeout", setting(args.timeout, "LANGFLOW_TIMEOUT", default=str(DEFAULT_TIMEOUT)), float, 0.1
         ),
@@ -569,8 +569,9 @@ def stdin_is_piped(stdin: TextIO) -> bool:
 
 
 def read_stdin(stdin: TextIO) -> str:
+    """All of stdin, without the final newline a pipe usually ends with."""
     data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-    return data.decode("utf-8", "replace")
+    return data.decode("utf-8", "replace").rstrip("\n")
 
 
 def read_message(positional: str | None, stdin: TextIO) -> str:
@@ -578,7 +579,7 @@ def read_message(positional: str | None, stdin: TextIO) -> str:
     if positional == "-":
         message = read_stdin(stdin)
     elif stdin_is_piped(stdin):
-        piped = read_stdin(stdin).rstrip("\n")
+        piped = read_stdin(stdin)
         message = f"{piped}\n\n{positional}" if piped.strip() and positional else (positional or piped)
     elif positional is None:
         raise usage_error("no message: give it as an argument, or pipe it on standard input (see --help)")
@@ -627,7 +628,7 @@ class Client:
         self.http.close()
 
     def say(self, line: str) -> None:
-        print(redact(line, self.config.api_key), file=self.log, flush=True)
+        print(terminal_safe(redact(line, self.config.api_key)), file=self.log, flush=True)
 
     def request(self, method: str, path: str, stream: bool = False, **kwargs: Any) -> requests.Response:
         """Send with retries where the flow certainly did not run; raise ClientError otherwise."""
@@ -719,9 +720,10 @@ def response_error(response: requests.Response) -> ClientError:
 def retry_after(header: str | None, default: float) -> float:
     """Honour Retry-After in seconds (capped); an HTTP date or junk falls back to backoff."""
     try:
-        return min(max(float(header), 0.0), MAX_RETRY_WAIT) if header else default
+        seconds = float(header) if header else default
     except ValueError:
         return default
+    return min(max(seconds, 0.0), MAX_RETRY_WAIT) if math.isfinite(seconds) else default
 
 
 # --- Langflow calls ---------------------------------------------------------------------------
@@ -910,7 +912,7 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
             if args.json:
                 print_json(flows, out)
             else:
-                out.write(flows_table(flows) + "\n")
+                make_show(out)(flows_table(flows) + "\n")
             return EXIT_OK
         require_flow(config)
         message = read_message(args.message, stdin)
@@ -946,12 +948,12 @@ def ask_and_print(client: Client, args: argparse.Namespace, message: str, sessio
 
 
 def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> None:
-    """One line on stderr; the traceback only when asked for; never the key."""
+    """One line on stderr; the traceback only when asked for; never the key, never raw control characters."""
     if verbose:
         import traceback
 
-        err.write(redact(traceback.format_exc(), secret))
-    err.write(redact(f"error: {error}", secret) + "\n")
+        err.write(terminal_safe(redact(traceback.format_exc(), secret)))
+    err.write(terminal_safe(redact(f"error: {error}", secret)) + "\n")
     err.flush()
 
 

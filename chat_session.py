@@ -147,7 +147,7 @@ class Chat:
         self.failed_turns = 0
 
     def note(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(core.terminal_safe(text) + "\n")
         self.err.flush()
 
     def turn(self, message: str) -> bool:
@@ -169,8 +169,8 @@ class Chat:
             return self.keep_for_retry(message)
         except KeyboardInterrupt:
             self.end_reply(shown)
-            self.note("[interrupted] (/retry sends it again)")
-            return self.keep_for_retry(message)
+            self.keep_for_retry(message)
+            raise
         self.end_reply(shown)
         self.pending = None
         self.remember(self.session_id)
@@ -223,7 +223,7 @@ class Chat:
             self.show(f"{'User' if sender == 'User' else 'AI'}: {text}\n")
 
     def interactive(self, read_line: Callable[[str], str], after_line: Callable[[], None] = lambda: None) -> int:
-        """The terminal loop: Ctrl-C at the prompt hints, Ctrl-D leaves."""
+        """The terminal loop: Ctrl-C at the prompt hints, during a reply stops it; Ctrl-D leaves."""
         while True:
             try:
                 line = read_line("User: ")
@@ -235,11 +235,14 @@ class Chat:
             except EOFError:
                 self.show("\n")
                 return core.EXIT_OK
-            if message is None:
-                if line.strip() and not self.command(line):
-                    return core.EXIT_OK
-            elif message.strip():
-                self.turn(message)
+            try:
+                if message is None:
+                    if line.strip() and not self.command(line):
+                        return core.EXIT_OK
+                elif message.strip():
+                    self.turn(message)
+            except KeyboardInterrupt:
+                self.note("[interrupted]" + (" (/retry sends it again)" if self.pending else ""))
 
     def read_multiline(self, line: str, read_line: Callable[[str], str], after_line: Callable[[], None]) -> str | None:
         """The message a line starts, or None for a command. /multi and \"\"\" collect several lines."""
@@ -258,7 +261,7 @@ class Chat:
         return None if stripped.startswith("/") else line
 
     def piped(self, lines: TextIO) -> int:
-        """Each non-empty line is one message; stdout is a plain transcript."""
+        """Each non-empty line is one message; stdout is a plain transcript. Ctrl-C ends it all."""
         for line in lines:
             message = line.rstrip("\r\n")
             if message.strip():
@@ -338,6 +341,7 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
     )
     try:
         if not stdin.isatty():
+            stdin.reconfigure(errors="replace")  # a stray byte must not end the conversation
             return chat.piped(stdin)
         save_line = enable_line_editing(folder / "history")
         err.write(f"Langflow chat: {config.url}, flow {config.flow}\n")

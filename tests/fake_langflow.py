@@ -65,6 +65,19 @@ def stream_events(session_id: str, message: str, reply: str, tokens: list[str] |
     return events
 
 
+def error_envelope(message: str) -> str:
+    """A failed run's `detail` as Langflow 1.13 sends it: JSON of the error in a string."""
+    return json.dumps({"message": message, "traceback": None, "description": None, "code": None, "suggestion": None})
+
+
+def error_event(message: str, shape: str) -> dict:
+    """Langflow 1.13's stream `error` event: an error "message" (its text), or {"error": "500: <envelope>"}."""
+    if shape == "message":
+        data = message_event(message, "Machine", "", str(uuid.uuid4()))["data"]
+        return {"event": "error", "data": {**data, "category": "error", "error": True}}
+    return {"event": "error", "data": {"error": f"500: {error_envelope(message)}"}}
+
+
 def words(text: str) -> list[str]:
     """Split into tokens that keep their leading spaces, as an LLM streams them."""
     parts = text.split(" ")
@@ -89,9 +102,14 @@ def json_reply(body: Any, status: int = 200, **kwargs: Any) -> Reply:
     return Reply(status=status, body=json.dumps(body).encode(), **kwargs)
 
 
+def event_line(event: dict) -> bytes:
+    """One event as Langflow frames it: a JSON object on its own line, then a blank line."""
+    return (json.dumps(event) + "\n\n").encode()
+
+
 def event_stream(events: list[dict | bytes], gap: float = 0.0, **kwargs: Any) -> Reply:
     """Each event as one JSON line and a blank line, in its own chunk, `gap` seconds apart."""
-    chunks = [(gap, e if isinstance(e, bytes) else (json.dumps(e) + "\n\n").encode()) for e in events]
+    chunks = [(gap, e if isinstance(e, bytes) else event_line(e)) for e in events]
     return Reply(content_type="text/event-stream; charset=utf-8", chunks=chunks, **kwargs)
 
 
@@ -102,16 +120,19 @@ class Seen:
     query: dict
     headers: dict
     body: bytes
+    at: float = 0.0  # time.monotonic() when the request had arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class FakeLangflow:
-    def __init__(self, api_key: str = "") -> None:
+    def __init__(self, api_key: str = "", port: int = 0) -> None:
         self.api_key = api_key
         self.requests: list[Seen] = []
         self.connections = 0
+        self.sent: list[tuple[float, bytes]] = []  # (time.monotonic(), chunk) for every streamed chunk
+        self.closing = threading.Event()  # cuts scripted delays short when the test is over
         self.scripts: dict[str, deque] = defaultdict(deque)
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.flows = [
@@ -123,10 +144,10 @@ class FakeLangflow:
                 "description": "",
             },
         ]
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)  # quick shutdown
         self.thread.start()
 
     def script(self, path_prefix: str, *replies: Reply) -> None:
@@ -137,6 +158,7 @@ class FakeLangflow:
         return [seen for seen in self.requests if seen.path.startswith("/api/v1/run/")]
 
     def close(self) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -201,10 +223,13 @@ class FakeLangflow:
                     parse_qs(parts.query),
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
+                    time.monotonic(),
                 )
                 fake.requests.append(seen)
                 reply = fake.next_scripted(parts.path) or fake.default_reply(seen)
-                time.sleep(reply.delay)
+                if fake.closing.wait(reply.delay):
+                    self.close_connection = True
+                    return
                 if reply.drop:
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -222,9 +247,12 @@ class FakeLangflow:
                 self.end_headers()
                 self.wfile.flush()
                 for delay, chunk in reply.chunks:
-                    time.sleep(delay)
+                    if fake.closing.wait(delay):
+                        self.close_connection = True
+                        return
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
+                    fake.sent.append((time.monotonic(), chunk))
                 if reply.cut:
                     self.close_connection = True
                     return

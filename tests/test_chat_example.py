@@ -1,0 +1,664 @@
+"""chat_example.py as a user runs it: a real process, real argv, stdin, stdout, stderr and exit code,
+against the fake Langflow server on 127.0.0.1 (tests/fake_langflow.py).
+
+Exit codes: 0 ok, 1 server or flow error, 2 usage or configuration, 3 authentication, 4 network, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from conftest import API_KEY, ROOT
+from fake_langflow import (
+    FakeLangflow,
+    Reply,
+    error_envelope,
+    error_event,
+    event_line,
+    event_stream,
+    json_reply,
+    message_event,
+    run_response,
+    stream_events,
+)
+
+RUN = "/api/v1/run/"
+COMPONENT_ERROR = "Error running graph: Error building Component Chat Output: boom"
+ANSI_REPLY = "\x1b]0;pwned\x07\x1b[31mred"
+PROXY_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx/1.25.3</center></body></html>"
+UI_PAGE = b"<!DOCTYPE html>\n<html><head><title>Langflow</title></head><body><div id='root'></div></body></html>"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake image bytes"
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+def error_line(result: subprocess.CompletedProcess, exit_code: int) -> str:
+    """The error line of a failed run, after checking what every error promises."""
+    assert result.returncode == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "<html" not in result.stderr.lower()
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def sent_body(fake: FakeLangflow) -> dict:
+    """The JSON body of the one run request the server got."""
+    (run,) = fake.runs()
+    return run.json()
+
+
+def without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name not in names}
+
+
+def texts_reply(*texts: str) -> Reply:
+    return json_reply(run_response("s", list(texts), "hi"))
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def arrivals(fd: int, seconds: float = 30) -> list[tuple[float, bytes]]:
+    """Every piece read from a pipe or terminal until the writer closes it, with when it arrived."""
+    pieces = []
+    deadline = time.monotonic() + seconds
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, "the client neither wrote nor exited"
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            return pieces
+        if not data:
+            return pieces
+        pieces.append((time.monotonic(), data))
+
+
+def finished(process: subprocess.Popen, seconds: float = 30) -> subprocess.CompletedProcess:
+    out, err = process.communicate(timeout=seconds)
+    return subprocess.CompletedProcess(process.args, process.returncode, (out or b"").decode(), (err or b"").decode())
+
+
+@pytest.fixture
+def spawn(fake_env, cli):
+    """Start chat_example.py like `cli`, without waiting: for timing, terminals, signals. stdin is /dev/null."""
+    processes = []
+
+    def start(*args, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE):
+        command = [sys.executable, str(ROOT / "chat_example.py"), *args]
+        env = fake_env if env is None else env
+        process = subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cli.workdir)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def on_terminal(spawn, *args: str, stderr_too: bool = False) -> tuple[bytes, int]:
+    """Run with stdout (and stderr, if asked) on a pseudo-terminal: what the terminal got, and the exit code."""
+    controller, terminal = pty.openpty()
+    process = spawn(*args, stdout=terminal, stderr=terminal if stderr_too else subprocess.PIPE)
+    os.close(terminal)
+    try:
+        screen = b"".join(data for _, data in arrivals(controller))
+    finally:
+        os.close(controller)
+    return screen, process.wait(timeout=30)
+
+
+# --- Success and the output modes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"]], ids=["default", "--json"])
+def test_prints_the_servers_json_indented_with_readable_unicode(cli, fake, mode):
+    reply = run_response("s", ["héllo wörld 👋 世界"], "hi")
+    fake.script(RUN, json_reply(reply))
+    result = cli("hi", *mode)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == json.dumps(reply, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_prints_the_json_of_a_run_with_several_outputs(cli, fake):
+    fake.script(RUN, texts_reply("first", "second"))
+    assert json.loads(cli("hi").stdout) == run_response("s", ["first", "second"], "hi")
+
+
+def test_prints_the_json_of_a_run_without_outputs(cli, fake):
+    fake.script(RUN, json_reply({"session_id": "s", "outputs": []}))
+    result = cli("hi")
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"session_id": "s", "outputs": []})
+
+
+def test_text_prints_the_reply_and_a_newline(cli):
+    assert cli("hello there", "--text").stdout == "hello there\n"
+
+
+def test_text_separates_several_outputs_by_a_blank_line(cli, fake):
+    fake.script(RUN, texts_reply("first", "second"))
+    assert cli("hi", "--text").stdout == "first\n\nsecond\n"
+
+
+def test_text_without_outputs_is_a_flow_error(cli, fake):
+    fake.script(RUN, json_reply({"session_id": "s", "outputs": []}))
+    assert "no text" in error_line(cli("hi", "--text"), 1)
+
+
+def test_unicode_and_emoji_go_and_come_back_exactly(cli, fake):
+    message = "héllo wörld 👋 世界 ∑"
+    assert cli(message, "--text").stdout == message + "\n"
+    assert sent_body(fake)["input_value"] == message
+
+
+def test_a_5_mb_reply_arrives_whole(cli, fake):
+    text = ("Langflow résumé 👋 " * 300_000)[:5_000_000]
+    fake.script(RUN, json_reply({"outputs": [{"outputs": [{"results": {"message": {"text": text}}}]}]}))
+    assert cli("hi", "--text").stdout == text + "\n"
+
+
+def test_the_run_is_a_json_post_of_the_message_with_langflows_field_types(cli, fake):
+    cli("hi")
+    (run,) = fake.runs()
+    assert (run.method, run.path, run.query) == ("POST", "/api/v1/run/echo", {"stream": ["false"]})
+    assert run.headers["content-type"] == "application/json"
+    body = run.json()
+    assert body == {"input_value": "hi", "input_type": "chat", "output_type": "chat", "session_id": body["session_id"]}
+
+
+# --- Streaming ---------------------------------------------------------------------------------
+
+
+def test_stream_asks_the_server_to_stream(cli, fake):
+    cli("hi", "--stream")
+    assert fake.runs()[0].query == {"stream": ["true"]}
+
+
+def test_stream_prints_the_tokens_and_a_newline(cli):
+    assert cli("hello streaming world", "--stream").stdout == "hello streaming world\n"
+
+
+def test_stream_without_tokens_prints_the_reply_once(cli, fake):
+    fake.script(RUN, event_stream(stream_events("s", "hi", "whole reply", tokens=None)))
+    assert cli("hi", "--stream").stdout == "whole reply\n"
+
+
+def test_stream_json_prints_each_event_as_one_compact_json_line(cli, fake):
+    events = stream_events("s", "hi", "héllo 👋", ["héllo", " 👋"])
+    fake.script(RUN, event_stream(events))
+    lines = cli("hi", "--stream", "--json").stdout.splitlines()
+    assert lines == [json.dumps(event, ensure_ascii=False, separators=(",", ":")) for event in events]
+
+
+def test_tokens_sent_300_ms_apart_reach_stdout_300_ms_apart(fake, spawn):
+    tokens = ["one", " two", " three", " four", " five"]
+    events = stream_events("s", "hi", "".join(tokens), tokens)
+    chunks = [(0.3 if event["event"] == "token" else 0.0, event_line(event)) for event in events]
+    fake.script(RUN, Reply(content_type="text/event-stream; charset=utf-8", chunks=chunks))
+    pieces = arrivals(spawn("hi", "--stream").stdout.fileno())
+    token_pieces = [(at, data.rstrip(b"\n")) for at, data in pieces if data.strip(b"\n")]
+    assert [data.decode() for _, data in token_pieces] == tokens  # each token came in a write of its own
+    arrived = [at for at, _ in token_pieces]
+    last_token_sent = [at for (at, _), event in zip(fake.sent, events, strict=True) if event["event"] == "token"][-1]
+    assert arrived[0] < last_token_sent - 0.6  # 1.2 s expected: the client did not wait for the rest
+    assert all(later - earlier > 0.1 for earlier, later in itertools.pairwise(arrived))  # 0.3 s expected
+
+
+@pytest.mark.parametrize("shape", ["message", "error"])
+def test_an_error_event_of_either_shape_is_a_flow_error_with_its_message(cli, fake, shape):
+    fake.script(RUN, event_stream([message_event("hi", "User", "s", "u1"), error_event(COMPONENT_ERROR, shape)]))
+    line = error_line(cli("hi", "--stream"), 1)
+    assert COMPONENT_ERROR in line and '{"message"' not in line
+
+
+def test_a_stream_that_ends_without_end_is_a_network_error(cli, fake):
+    fake.script(RUN, event_stream(stream_events("s", "hi", "cut", ["cut"])[:-1]))
+    assert "ended before the flow finished" in error_line(cli("hi", "--stream"), 4)
+
+
+def test_a_stream_whose_connection_drops_is_a_network_error(cli, fake):
+    fake.script(RUN, event_stream(stream_events("s", "hi", "cut", ["cut"])[:3], cut=True))
+    assert "dropped" in error_line(cli("hi", "--stream"), 4)
+
+
+def test_a_stream_that_stalls_longer_than_the_timeout_is_a_network_error(cli, fake):
+    events = stream_events("s", "hi", "slow", ["slow"])
+    fake.script(
+        RUN, Reply(content_type="text/event-stream", chunks=[(0, event_line(events[0])), (3, event_line(events[1]))])
+    )
+    assert "0.5 s" in error_line(cli("hi", "--stream", "--timeout", "0.5"), 4)
+
+
+def test_a_malformed_event_is_a_flow_error(cli, fake):
+    fake.script(RUN, event_stream([b'{"event": "token", "data": {"chu\n\n']))
+    assert "malformed event" in error_line(cli("hi", "--stream"), 1)
+
+
+def test_stream_follows_the_stream_url_of_langflow_up_to_1_1_1(cli, fake):
+    stream_url = "/api/v1/build/f/ChatOutput-1/stream"
+    fake.script(RUN, json_reply({"outputs": [{"outputs": [{"artifacts": {"stream_url": stream_url}}]}]}))
+    sse = [(0.0, b'data: {"chunk": "Hel"}\n\n'), (0.0, b'data: {"chunk": "lo"}\n\n')]
+    fake.script("/api/v1/build/", Reply(content_type="text/event-stream", chunks=sse))
+    assert cli("hi", "--stream").stdout == "Hello\n"
+    (follow,) = [seen for seen in fake.requests if seen.method == "GET"]
+    assert (follow.path, follow.query["session_id"]) == (stream_url, [sent_body(fake)["session_id"]])
+
+
+# --- Server errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, reason",
+    [(403, "An API key must be passed as query or header"), (403, "Invalid or missing API key"), (401, "Unauthorized")],
+)
+def test_a_refused_key_is_an_auth_error_with_the_servers_reason_and_the_fix(cli, fake, status, reason):
+    fake.script(RUN, json_reply({"detail": reason}, status=status))
+    line = error_line(cli("hi"), 3)
+    assert reason in line and "LANGFLOW_API_KEY" in line
+
+
+def test_without_a_key_no_key_is_sent_and_the_refusal_is_an_auth_error(cli, fake, fake_env):
+    line = error_line(cli("hi", env=without(fake_env, "LANGFLOW_API_KEY")), 3)
+    assert "Invalid or missing API key" in line and "LANGFLOW_API_KEY" in line
+    assert "x-api-key" not in fake.runs()[0].headers
+
+
+def test_a_404_is_a_flow_error_with_the_servers_reason(cli, fake):
+    fake.script(RUN, json_reply({"detail": "Flow identifier nope not found"}, status=404))
+    line = error_line(cli("hi", "--flow", "nope"), 1)
+    assert "Flow identifier nope not found" in line and "--list-flows" in line
+
+
+def test_a_422_shows_the_msg_of_each_item(cli, fake):
+    item = {"type": "string_type", "loc": ["body", "input_value"], "msg": "Input should be a valid string", "input": 1}
+    fake.script(RUN, json_reply({"detail": [item]}, status=422))
+    assert "input_value: Input should be a valid string" in error_line(cli("hi"), 1)
+
+
+def test_a_500_shows_the_components_message_not_the_envelope(cli, fake):
+    fake.script(RUN, json_reply({"detail": error_envelope(COMPONENT_ERROR)}, status=500))
+    line = error_line(cli("hi"), 1)
+    assert COMPONENT_ERROR in line and '{"message"' not in line and "traceback" not in line
+
+
+def test_a_502_html_page_is_not_dumped(cli, fake):
+    fake.script(RUN, Reply(status=502, body=PROXY_PAGE, content_type="text/html"))
+    line = error_line(cli("hi"), 1)
+    assert "HTTP 502" in line and "nginx" not in line
+
+
+def test_a_200_html_page_is_a_flow_error_not_a_reply(cli, fake):
+    fake.script(RUN, Reply(status=200, body=UI_PAGE, content_type="text/html; charset=utf-8"))
+    result = cli("hi")
+    assert "did not return JSON" in error_line(result, 1) and result.stdout == ""
+
+
+def test_malformed_json_is_a_flow_error(cli, fake):
+    fake.script(RUN, Reply(body=b'{"outputs": [{"outputs": [', content_type="application/json"))
+    assert "malformed JSON" in error_line(cli("hi"), 1)
+
+
+# --- Network errors and retries ----------------------------------------------------------------
+
+
+def test_a_server_slower_than_the_timeout_is_a_network_error(cli, fake):
+    fake.script(RUN, Reply(delay=3))
+    assert "no answer from the server within 0.5 s" in error_line(cli("hi", "--timeout", "0.5"), 4)
+
+
+def test_a_refused_connection_is_a_network_error(cli, fake_env):
+    url = f"http://127.0.0.1:{free_port()}"
+    line = error_line(cli("hi", "--retries", "0", env={**fake_env, "LANGFLOW_URL": url}), 4)
+    assert f"cannot connect to {url}" in line
+
+
+def test_a_dropped_connection_is_a_network_error(cli, fake):
+    fake.script(RUN, Reply(drop=True))
+    assert "dropped" in error_line(cli("hi"), 4)
+
+
+def test_a_refused_connection_is_retried_until_the_server_is_up(spawn, fake_env):
+    port = free_port()
+    process = spawn("hi", "--text", env={**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{port}"})
+    assert select.select([process.stderr], [], [], 30)[0], "no retry announced"
+    assert process.stderr.readline().startswith(b"retrying in ")
+    server = FakeLangflow(api_key=API_KEY, port=port)
+    try:
+        result = finished(process)
+    finally:
+        server.close()
+    assert (result.returncode, result.stdout, len(server.runs())) == (0, "hi\n", 1)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(cli, fake, status):
+    fake.script(RUN, json_reply({"detail": "busy"}, status=status, headers={"Retry-After": "1"}))
+    result = cli("hi", "--text")
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+    first, second = fake.runs()
+    assert second.at - first.at > 0.9  # without Retry-After, the first backoff is 0.5 s
+    assert result.stderr.startswith("retrying in 1 s")
+
+
+def test_retries_stop_after_the_number_asked_for(cli, fake):
+    fake.script(RUN, *[json_reply({"detail": "busy"}, status=503, headers={"Retry-After": "0"})] * 3)
+    result = cli("hi", "--retries", "2")
+    assert (result.returncode, len(fake.runs())) == (1, 3)
+    assert result.stderr.splitlines()[-1].startswith("error: HTTP 503: busy")
+
+
+@pytest.mark.parametrize(
+    "reply, args",
+    [(json_reply({"detail": "boom"}, status=500), []), (Reply(delay=3), ["--timeout", "0.5"]), (Reply(drop=True), [])],
+    ids=["500", "read-timeout", "dropped"],
+)
+def test_a_failure_after_which_the_flow_may_have_run_is_not_retried(cli, fake, reply, args):
+    fake.script(RUN, reply)
+    assert cli("hi", *args).returncode != 0
+    assert len(fake.runs()) == 1
+
+
+def test_ctrl_c_exits_130_without_a_traceback(spawn, fake):
+    fake.script(RUN, Reply(delay=30))
+    process = spawn("hi")
+    wait_until(fake.runs)
+    process.send_signal(signal.SIGINT)
+    result = finished(process)
+    assert result.returncode == 130 and "Traceback" not in result.stderr
+
+
+# --- Sessions ----------------------------------------------------------------------------------
+
+
+def test_each_run_sends_a_fresh_uuid4_session_id(cli, fake):
+    cli("one")
+    cli("two")
+    first, second = (uuid.UUID(run.json()["session_id"]) for run in fake.runs())
+    assert first != second and first.version == second.version == 4
+
+
+def test_a_given_session_id_is_sent_as_is(cli, fake):
+    cli("hi", "--session-id", "my-conversation 1")
+    assert sent_body(fake)["session_id"] == "my-conversation 1"
+
+
+# --- The API key -------------------------------------------------------------------------------
+
+
+def test_every_request_carries_the_key_only_in_the_x_api_key_header(cli, fake):
+    (cli.workdir / "photo.png").write_bytes(PNG)
+    cli("hi", "--stream", "--file", "photo.png")  # looks the flow up, uploads, runs
+    assert [seen.headers["x-api-key"] for seen in fake.requests] == [API_KEY] * 3
+    for seen in fake.requests:
+        assert API_KEY not in seen.path + json.dumps(seen.query) + seen.body.decode("latin-1")
+
+
+def test_verbose_shows_the_requests_headers_with_the_key_redacted(cli, fake):
+    result = cli("hi", "-v")
+    assert "> x-api-key: [redacted]" in result.stderr and f"> POST {fake.url}/api/v1/run/echo" in result.stderr
+    assert API_KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]], ids=["quiet", "verbose"])
+def test_a_server_message_quoting_the_key_is_shown_redacted(cli, fake, verbose):
+    fake.script(RUN, json_reply({"detail": f"Invalid API key {API_KEY}"}, status=403))
+    result = cli("hi", *verbose)
+    assert result.returncode == 3 and "Invalid API key [redacted]" in result.stderr
+    assert API_KEY not in result.stdout + result.stderr
+
+
+def test_a_key_from_a_dotenv_is_sent_but_never_shown(cli, fake, fake_env):
+    (cli.workdir / ".env").write_text(f"LANGFLOW_API_KEY={API_KEY}\n")
+    result = cli("hi", "-v", env=without(fake_env, "LANGFLOW_API_KEY"))
+    assert (result.returncode, fake.runs()[0].headers["x-api-key"]) == (0, API_KEY)
+    assert API_KEY not in result.stdout + result.stderr
+
+
+def test_verbose_shows_the_traceback_of_an_error(cli, fake):
+    fake.script(RUN, json_reply({"detail": "boom"}, status=500))
+    result = cli("hi", "-v")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: HTTP 500: boom")
+
+
+# --- Configuration -----------------------------------------------------------------------------
+
+SETTINGS = ("LANGFLOW_URL", "LANGFLOW_FLOW_ID", "LANGFLOW_API_KEY")
+
+
+def test_settings_come_from_a_dotenv_in_the_working_folder(cli, fake, fake_env):
+    (cli.workdir / ".env").write_text(
+        f"LANGFLOW_URL={fake.url}\nLANGFLOW_FLOW_ID=from-dotenv\nLANGFLOW_API_KEY={API_KEY}\n"
+    )
+    assert cli("hi", env=without(fake_env, *SETTINGS)).returncode == 0
+    assert fake.runs()[0].path == "/api/v1/run/from-dotenv"
+
+
+def test_the_environment_beats_the_dotenv(cli, fake):
+    (cli.workdir / ".env").write_text("LANGFLOW_FLOW_ID=from-dotenv\n")
+    cli("hi")
+    assert fake.runs()[0].path == "/api/v1/run/echo"
+
+
+def test_a_flag_beats_the_environment(cli, fake):
+    cli("hi", "--flow", "from-flag")
+    assert fake.runs()[0].path == "/api/v1/run/from-flag"
+
+
+def test_langflow_server_url_is_an_alias_of_langflow_url(cli, fake, fake_env):
+    env = {**without(fake_env, "LANGFLOW_URL"), "LANGFLOW_SERVER_URL": fake.url}
+    assert cli("hi", "--text", env=env).stdout == "hi\n"
+
+
+def test_a_trailing_slash_on_the_url_is_tolerated(cli, fake, fake_env):
+    cli("hi", env={**fake_env, "LANGFLOW_URL": fake.url + "/"})
+    assert fake.runs()[0].path == "/api/v1/run/echo"
+
+
+def test_env_file_names_the_settings_file(cli, fake, fake_env, tmp_path):
+    (tmp_path / "langflow.env").write_text(
+        f"LANGFLOW_URL={fake.url}\nLANGFLOW_FLOW_ID=echo\nLANGFLOW_API_KEY={API_KEY}\n"
+    )
+    result = cli("hi", "--text", "--env-file", str(tmp_path / "langflow.env"), env=without(fake_env, *SETTINGS))
+    assert result.stdout == "hi\n"
+
+
+def test_a_missing_env_file_is_a_usage_error(cli, fake):
+    assert "missing.env" in error_line(cli("hi", "--env-file", "missing.env"), 2)
+    assert fake.requests == []
+
+
+def test_no_flow_is_a_usage_error_with_a_hint(cli, fake, fake_env):
+    line = error_line(cli("hi", env=without(fake_env, "LANGFLOW_FLOW_ID")), 2)
+    assert "LANGFLOW_FLOW_ID" in line and "--list-flows" in line
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "args", [["hi", "--nope"], ["hi", "--text", "--json"], ["hi", "--input-type", "bogus"], ["hi", "--timeout", "x"]]
+)
+def test_a_usage_error_is_one_line_and_exit_2(cli, fake, args):
+    error_line(cli(*args), 2)
+    assert fake.requests == []
+
+
+# --- The message: argv and stdin ---------------------------------------------------------------
+
+
+def test_the_positional_argument_is_the_message(cli, fake):
+    cli("what is Langflow?")
+    assert sent_body(fake)["input_value"] == "what is Langflow?"
+
+
+def test_piped_stdin_is_the_message(cli, fake):
+    cli(stdin="from a pipe\n")
+    assert sent_body(fake)["input_value"] == "from a pipe"
+
+
+def test_a_dash_and_a_plain_pipe_send_the_same_message(cli, fake):
+    cli("-", stdin="from a pipe\n")
+    cli(stdin="from a pipe\n")
+    assert [run.json()["input_value"] for run in fake.runs()] == ["from a pipe", "from a pipe"]
+
+
+def test_piped_stdin_then_a_blank_line_then_the_positional(cli, fake):
+    cli("summarise this", stdin="a long text\n")
+    assert sent_body(fake)["input_value"] == "a long text\n\nsummarise this"
+
+
+@pytest.mark.parametrize(
+    "args, stdin", [(["   "], ""), ([], " \n\n"), (["-"], "")], ids=["blank-arg", "blank-pipe", "dash"]
+)
+def test_an_empty_message_is_a_usage_error(cli, fake, args, stdin):
+    assert "empty" in error_line(cli(*args, stdin=stdin), 2)
+    assert fake.requests == []
+
+
+def test_no_message_with_stdin_from_dev_null_is_a_usage_error(spawn, fake):
+    assert "no message" in error_line(finished(spawn("--text"), seconds=10), 2)
+    assert fake.requests == []
+
+
+def test_no_message_with_stdin_on_a_terminal_exits_without_waiting_for_input(spawn, fake):
+    controller, terminal = pty.openpty()
+    try:
+        result = finished(spawn("--text", stdin=terminal), seconds=10)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert "no message" in error_line(result, 2)
+
+
+# --- Tweaks ------------------------------------------------------------------------------------
+
+TWEAKS = {"ChatInput-abc": {"sender_name": "me"}}
+
+
+def test_tweaks_are_sent_in_the_body(cli, fake):
+    cli("hi", "--tweaks", json.dumps(TWEAKS))
+    assert sent_body(fake)["tweaks"] == TWEAKS
+
+
+def test_tweaks_are_read_from_an_at_file(cli, fake):
+    (cli.workdir / "tweaks.json").write_text(json.dumps(TWEAKS))
+    cli("hi", "--tweaks", "@tweaks.json")
+    assert sent_body(fake)["tweaks"] == TWEAKS
+
+
+@pytest.mark.parametrize("tweaks", ['[{"ChatInput-abc": {}}]', "{ChatInput-abc: {}}", "@missing.json"])
+def test_bad_tweaks_are_a_usage_error(cli, fake, tweaks):
+    error_line(cli("hi", "--tweaks", tweaks), 2)
+    assert fake.requests == []
+
+
+# --- Files -------------------------------------------------------------------------------------
+
+
+def test_a_file_is_uploaded_before_the_run_and_attached_to_the_chat_input(cli, fake):
+    (cli.workdir / "photo.png").write_bytes(PNG)
+    flow_id = fake.flows[0]["id"]  # the echo flow's UUID: uploads take the UUID, not the endpoint name
+    assert cli("what is in it?", "--file", "photo.png").returncode == 0
+    upload, run = (seen for seen in fake.requests if seen.method == "POST")
+    assert upload.path == f"/api/v1/files/upload/{flow_id}"
+    assert upload.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="file"; filename="photo.png"' in upload.body and PNG in upload.body
+    assert run.json()["tweaks"] == {"Chat Input": {"files": [f"{flow_id}/2026-11-21_photo.png"]}}
+
+
+def test_a_file_joins_the_chat_input_tweaks_given(cli, fake):
+    (cli.workdir / "photo.png").write_bytes(PNG)
+    cli("hi", "--file", "photo.png", "--tweaks", '{"Chat Input": {"sender_name": "me"}}')
+    files = [f"{fake.flows[0]['id']}/2026-11-21_photo.png"]
+    assert sent_body(fake)["tweaks"] == {"Chat Input": {"sender_name": "me", "files": files}}
+
+
+def test_a_missing_file_is_a_usage_error_and_nothing_is_sent(cli, fake):
+    assert "missing.png" in error_line(cli("hi", "--file", "missing.png"), 2)
+    assert fake.requests == []
+
+
+# --- Listing flows -----------------------------------------------------------------------------
+
+
+def test_list_flows_prints_an_aligned_table(cli, fake):
+    lines = cli("--list-flows").stdout.splitlines()
+    assert lines[0].split() == ["ENDPOINT", "ID", "NAME"]
+    rows = [[flow["endpoint_name"] or "-", flow["id"], flow["name"]] for flow in fake.flows]
+    for line, row in zip(lines[1:], rows, strict=True):
+        assert line.split(maxsplit=2) == row
+        assert (line.index(row[1]), line.index(row[2])) == (lines[0].index("ID"), lines[0].index("NAME"))
+
+
+def test_list_flows_json_prints_the_flows(cli, fake):
+    flows = json.loads(cli("--list-flows", "--json").stdout)
+    assert flows == [{key: flow[key] for key in ("endpoint_name", "id", "name")} for flow in fake.flows]
+
+
+def test_list_flows_needs_no_flow(cli, fake, fake_env):
+    assert cli("--list-flows", env=without(fake_env, "LANGFLOW_FLOW_ID")).returncode == 0
+    (listing,) = fake.requests
+    assert (listing.method, listing.path, listing.query["get_all"]) == ("GET", "/api/v1/flows/", ["true"])
+
+
+# --- Terminal safety ---------------------------------------------------------------------------
+
+ANSI_REPLIES = {
+    "--text": texts_reply(ANSI_REPLY),
+    "--stream": event_stream(stream_events("s", "hi", ANSI_REPLY, [ANSI_REPLY])),
+}
+
+
+@pytest.mark.parametrize("mode", ANSI_REPLIES)
+def test_escape_sequences_in_a_reply_reach_a_terminal_escaped(spawn, fake, mode):
+    fake.script(RUN, ANSI_REPLIES[mode])
+    screen, exit_code = on_terminal(spawn, "hi", mode)
+    assert exit_code == 0 and b"\\x1b]0;pwned\\x07\\x1b[31mred" in screen
+    assert b"\x1b" not in screen and b"\x07" not in screen
+
+
+@pytest.mark.parametrize("mode", ANSI_REPLIES)
+def test_a_reply_to_a_pipe_is_exact(spawn, fake, mode):
+    fake.script(RUN, ANSI_REPLIES[mode])
+    out, _ = spawn("hi", mode).communicate(timeout=30)
+    assert out == ANSI_REPLY.encode() + b"\n"
+
+
+def test_escape_sequences_in_an_error_reach_a_terminal_escaped(spawn, fake):
+    fake.script(RUN, json_reply({"detail": f"boom {ANSI_REPLY}"}, status=500))
+    screen, exit_code = on_terminal(spawn, "hi", stderr_too=True)
+    assert exit_code == 1 and b"boom" in screen
+    assert b"\x1b" not in screen and b"\x07" not in screen
+
+
+def test_escape_sequences_in_a_flow_name_reach_a_terminal_escaped(spawn, fake):
+    fake.flows.append({"id": "0b6a3b0e-3333-4c3a-9d55-000000000003", "name": ANSI_REPLY, "endpoint_name": "evil"})
+    screen, exit_code = on_terminal(spawn, "--list-flows")
+    assert exit_code == 0 and b"evil" in screen
+    assert b"\x1b" not in screen and b"\x07" not in screen

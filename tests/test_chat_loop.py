@@ -1,0 +1,481 @@
+"""The conversation loop of chat_session.py without HTTP: commands, turns, /retry, Ctrl-C, Ctrl-D, pipes.
+
+`Chat` gets the network injected, so here a `FakeFlow` answers (an echo flow unless a reply is
+scripted) and a scripted keyboard types. The keyboard writes what `input()` and the terminal would
+write on standard output: the prompt, and the typed line with its newline. Transcripts are compared
+whole: all of standard output, all of standard error.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+import chat_example as core
+from chat_session import Chat
+
+SESSION = "session-1"
+CTRL_C = object()  # typed instead of a line: input() raises KeyboardInterrupt
+DROPPED = "the connection dropped before the reply was complete (try again; the flow may have run)"
+FLOW_FAILED = "HTTP 500: Error building Component Prompt: boom (check the flow's components in Langflow)"
+NOT_A_COMMAND = "unknown command {} (/help lists them; //text sends a message starting with /)\n"
+
+
+class TerminalOutput(io.StringIO):
+    """Standard output when it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@dataclass
+class FakeFlow:
+    """Langflow for the loop: echoes each message unless replies are scripted; records what was asked."""
+
+    replies: deque = field(default_factory=deque)
+    asked: list[tuple[str, str]] = field(default_factory=list)
+    stored: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    history_failure: BaseException | None = None
+
+    def will_reply(self, *pieces: str | BaseException) -> None:
+        """The next reply: text pieces shown in order; an exception is raised where it stands."""
+        self.replies.append(pieces)
+
+    def ask(self, message: str, session_id: str, show: Callable[[str], None]) -> None:
+        self.asked.append((message, session_id))
+        for piece in self.replies.popleft() if self.replies else (message,):
+            if isinstance(piece, BaseException):
+                raise piece
+            show(piece)
+
+    def history(self, session_id: str) -> list[tuple[str, str]]:
+        if self.history_failure is not None:
+            raise self.history_failure
+        return self.stored.get(session_id, [])
+
+
+@dataclass
+class Conversation:
+    """A Chat wired to a FakeFlow, with its standard output and error captured."""
+
+    flow: FakeFlow
+    out: io.StringIO
+    err: io.StringIO
+    remembered: list[str]
+    chat: Chat
+    read_lines: list[str] = field(default_factory=list)
+    saved_lines: list[str] = field(default_factory=list)  # what after_line (the history file) got
+
+    def type(self, *lines: str | object) -> int:
+        """Run the terminal loop while the user types these lines, then Ctrl-D; its exit code."""
+        typed = deque(lines)
+
+        def read_line(prompt: str) -> str:
+            self.out.write(prompt)
+            if not typed:
+                raise EOFError
+            line = typed.popleft()
+            if line is CTRL_C:
+                raise KeyboardInterrupt
+            self.out.write(f"{line}\n")
+            self.read_lines.append(line)
+            return line
+
+        def after_line() -> None:
+            self.saved_lines.append(self.read_lines[-1])
+
+        with ctrl_c_must_not_escape():
+            return self.chat.interactive(read_line, after_line)
+
+    def pipe(self, text: str) -> int:
+        """Run the piped loop on this standard input; its exit code."""
+        with ctrl_c_must_not_escape():
+            return self.chat.piped(io.StringIO(text))
+
+
+@contextmanager
+def ctrl_c_must_not_escape() -> Iterator[None]:
+    """A KeyboardInterrupt out of the loop ends the program (and would stop pytest): fail the test instead."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the conversation loop: the program would end with 'interrupted'")
+
+
+def conversation(out: io.StringIO | None = None) -> Conversation:
+    flow, err, remembered = FakeFlow(), io.StringIO(), []
+    out = out if out is not None else io.StringIO()
+    chat = Chat(flow.ask, flow.history, SESSION, out, err, remember=remembered.append)
+    return Conversation(flow, out, err, remembered, chat)
+
+
+@pytest.fixture
+def talk() -> Conversation:
+    return conversation()
+
+
+@pytest.fixture
+def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/new hands out session-2, session-3, ... instead of random UUIDs."""
+    numbers = iter(range(2, 100))
+    monkeypatch.setattr(core, "new_session_id", lambda: f"session-{next(numbers)}")
+
+
+# --- Turns and the session id -----------------------------------------------------------------
+
+
+def test_each_message_is_answered_after_ai_and_every_turn_uses_the_same_session_id(talk: Conversation) -> None:
+    assert talk.type("hello", "how are you") == 0
+
+    assert talk.flow.asked == [("hello", SESSION), ("how are you", SESSION)]
+    assert talk.out.getvalue() == "User: hello\nAI: hello\n\nUser: how are you\nAI: how are you\n\nUser: \n"
+    assert talk.err.getvalue() == ""
+
+
+def test_a_reply_in_pieces_is_shown_piece_by_piece_on_one_line(talk: Conversation) -> None:
+    talk.flow.will_reply("The sky", " is blue", ".")
+
+    talk.type("Why is the sky blue?")
+
+    assert talk.out.getvalue() == "User: Why is the sky blue?\nAI: The sky is blue.\n\nUser: \n"
+
+
+def test_a_successful_turn_remembers_the_session(talk: Conversation) -> None:
+    talk.type("hello")
+
+    assert talk.remembered == [SESSION]
+
+
+def test_blank_lines_at_the_prompt_send_nothing(talk: Conversation) -> None:
+    talk.type("", "   ", "hello")
+
+    assert talk.flow.asked == [("hello", SESSION)]
+    assert talk.out.getvalue() == "User: \nUser:    \nUser: hello\nAI: hello\n\nUser: \n"
+
+
+def test_every_typed_line_is_saved_including_failed_turns_and_continuation_lines(talk: Conversation) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+
+    talk.type("this one fails", "/multi", "line one", "/multi", "/exit")
+
+    assert talk.saved_lines == ["this one fails", "/multi", "line one", "/multi", "/exit"]
+
+
+# --- Commands ----------------------------------------------------------------------------------
+
+
+def test_new_starts_a_fresh_session_and_names_it_on_stderr(talk: Conversation, fresh_ids: None) -> None:
+    talk.type("hello", "/new", "hello again")
+
+    assert talk.flow.asked == [("hello", SESSION), ("hello again", "session-2")]
+    assert talk.out.getvalue() == (
+        "User: hello\nAI: hello\n\nUser: /new\nUser: hello again\nAI: hello again\n\nUser: \n"
+    )
+    assert talk.err.getvalue() == "new session: session-2\n"
+
+
+def test_session_prints_the_session_id_on_stdout(talk: Conversation) -> None:
+    talk.type("/session")
+
+    assert talk.out.getvalue() == f"User: /session\n{SESSION}\nUser: \n"
+    assert talk.err.getvalue() == ""
+
+
+def test_session_with_an_id_switches_to_that_conversation_and_remembers_it(talk: Conversation) -> None:
+    talk.type("/session earlier-chat-7")
+
+    assert talk.remembered == ["earlier-chat-7"]
+    assert talk.err.getvalue() == "switched to session: earlier-chat-7\n"
+
+    talk.type("where were we?")
+
+    assert talk.flow.asked == [("where were we?", "earlier-chat-7")]
+
+
+def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: Conversation) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+
+    talk.type("hello", "/retry")
+
+    assert talk.flow.asked == [("hello", SESSION), ("hello", SESSION)]
+    assert talk.out.getvalue() == "User: hello\n\nUser: /retry\nAI: hello\n\nUser: \n"
+    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\n"
+
+
+def test_retry_with_nothing_failed_says_so_and_sends_nothing(talk: Conversation) -> None:
+    talk.type("/retry")
+
+    assert talk.flow.asked == []
+    assert talk.out.getvalue() == "User: /retry\nUser: \n"
+    assert talk.err.getvalue() == "nothing to retry: no message has failed\n"
+
+
+def test_a_successful_retry_leaves_nothing_to_retry(talk: Conversation) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+
+    talk.type("hello", "/retry", "/retry")
+
+    assert talk.flow.asked == [("hello", SESSION), ("hello", SESSION)]
+    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\nnothing to retry: no message has failed\n"
+
+
+def test_history_shows_the_stored_conversation_as_user_and_ai_lines(talk: Conversation) -> None:
+    talk.flow.stored[SESSION] = [("User", "hello"), ("Machine", "Hi! How can I help?"), ("User", "a joke")]
+
+    talk.type("/history")
+
+    assert talk.out.getvalue() == "User: /history\nUser: hello\nAI: Hi! How can I help?\nUser: a joke\nUser: \n"
+    assert talk.err.getvalue() == ""
+
+
+def test_history_of_a_session_with_no_messages_says_so(talk: Conversation) -> None:
+    talk.type("/history")
+
+    assert talk.out.getvalue() == "User: /history\nUser: \n"
+    assert talk.err.getvalue() == "no messages stored for this session yet\n"
+
+
+def test_history_that_cannot_be_fetched_is_one_error_line(talk: Conversation) -> None:
+    talk.flow.history_failure = core.ClientError(DROPPED)
+
+    assert talk.type("/history", "hello") == 0
+
+    assert talk.err.getvalue() == f"error: {DROPPED}\n"
+    assert talk.flow.asked == [("hello", SESSION)]
+
+
+def test_ctrl_c_while_history_loads_returns_to_the_prompt(talk: Conversation) -> None:
+    talk.flow.history_failure = KeyboardInterrupt()
+
+    assert talk.type("/history", "hello") == 0
+
+    assert talk.flow.asked == [("hello", SESSION)]
+
+
+def test_multi_sends_the_lines_up_to_the_next_multi_as_one_message(talk: Conversation) -> None:
+    talk.type("/multi", "roses are red", "", "violets are blue", "/multi")
+
+    assert talk.flow.asked == [("roses are red\n\nviolets are blue", SESSION)]
+    assert talk.out.getvalue() == (
+        "User: /multi\n... roses are red\n... \n... violets are blue\n... /multi\n"
+        "AI: roses are red\n\nviolets are blue\n\n"
+        "User: \n"
+    )
+
+
+def test_triple_quotes_send_the_lines_between_them_as_one_message(talk: Conversation) -> None:
+    talk.type('"""', "roses are red", 'violets are blue"""')
+
+    assert talk.flow.asked == [("roses are red\nviolets are blue", SESSION)]
+    assert talk.out.getvalue() == (
+        'User: """\n... roses are red\n... violets are blue"""\nAI: roses are red\nviolets are blue\n\nUser: \n'
+    )
+
+
+def test_text_on_the_lines_of_the_triple_quotes_is_part_of_the_message(talk: Conversation) -> None:
+    talk.type('"""roses are red', "violets are blue", 'sugar is sweet"""')
+
+    assert talk.flow.asked == [("roses are red\nviolets are blue\nsugar is sweet", SESSION)]
+
+
+def test_triple_quotes_on_one_line_send_that_line(talk: Conversation) -> None:
+    talk.type('"""one line"""')
+
+    assert talk.flow.asked == [("one line", SESSION)]
+    assert talk.out.getvalue() == 'User: """one line"""\nAI: one line\n\nUser: \n'
+
+
+def test_ctrl_d_inside_a_multi_line_message_sends_what_was_typed(talk: Conversation) -> None:
+    assert talk.type("/multi", "half a thought") == 0
+
+    assert talk.flow.asked == [("half a thought", SESSION)]
+
+
+def test_ctrl_c_inside_a_multi_line_message_drops_it(talk: Conversation) -> None:
+    talk.type("/multi", "never mind", CTRL_C, "hello")
+
+    assert talk.flow.asked == [("hello", SESSION)]
+    assert talk.err.getvalue() == "\n(Ctrl-D or /exit to quit)\n"
+
+
+def test_an_unknown_command_is_not_sent_and_points_to_help(talk: Conversation) -> None:
+    talk.type("/frobnicate now")
+
+    assert talk.flow.asked == []
+    assert talk.out.getvalue() == "User: /frobnicate now\nUser: \n"
+    assert talk.err.getvalue() == NOT_A_COMMAND.format("/frobnicate")
+
+
+def test_a_double_slash_sends_the_message_with_one_slash(talk: Conversation) -> None:
+    talk.type("//etc/hosts is a file")
+
+    assert talk.flow.asked == [("/etc/hosts is a file", SESSION)]
+    assert talk.out.getvalue() == "User: //etc/hosts is a file\nAI: /etc/hosts is a file\n\nUser: \n"
+
+
+def test_help_lists_every_command_on_stderr(talk: Conversation) -> None:
+    talk.type("/help")
+
+    assert talk.out.getvalue() == "User: /help\nUser: \n"
+    for command in ("/help", "/new", "/session [ID]", "/retry", "/history", "/multi", '"""', "/exit", "/quit", "//"):
+        assert command in talk.err.getvalue()
+    assert talk.flow.asked == []
+
+
+@pytest.mark.parametrize("command", ["/exit", "/quit"])
+def test_exit_and_quit_leave_with_status_0(talk: Conversation, command: str) -> None:
+    assert talk.type(command, "never sent") == 0
+
+    assert talk.flow.asked == []
+    assert talk.out.getvalue() == f"User: {command}\n"
+
+
+# --- Ctrl-D, Ctrl-C and failures ----------------------------------------------------------------
+
+
+def test_ctrl_d_at_the_prompt_ends_the_line_and_leaves_with_status_0(talk: Conversation) -> None:
+    assert talk.type() == 0
+
+    assert talk.out.getvalue() == "User: \n"
+    assert talk.err.getvalue() == ""
+
+
+def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(talk: Conversation) -> None:
+    assert talk.type(CTRL_C, "hello") == 0
+
+    assert talk.out.getvalue() == "User: User: hello\nAI: hello\n\nUser: \n"
+    assert talk.err.getvalue() == "\n(Ctrl-D or /exit to quit)\n"
+
+
+def test_ctrl_c_during_a_reply_keeps_what_was_shown_and_says_interrupted(talk: Conversation) -> None:
+    talk.flow.will_reply("Once", " upon", KeyboardInterrupt())
+
+    assert talk.type("tell me a story", "hello") == 0
+
+    assert talk.out.getvalue() == "User: tell me a story\nAI: Once upon\n\nUser: hello\nAI: hello\n\nUser: \n"
+    assert talk.err.getvalue() == "[interrupted] (/retry sends it again)\n"
+
+
+def test_ctrl_c_before_any_reply_ends_the_line(talk: Conversation) -> None:
+    talk.flow.will_reply(KeyboardInterrupt())
+
+    talk.type("tell me a story")
+
+    assert talk.out.getvalue() == "User: tell me a story\n\nUser: \n"
+    assert talk.err.getvalue() == "[interrupted] (/retry sends it again)\n"
+
+
+def test_retry_resends_an_interrupted_message_in_the_same_session(talk: Conversation) -> None:
+    talk.flow.will_reply("Once", KeyboardInterrupt())
+
+    talk.type("tell me a story", "/retry")
+
+    assert talk.flow.asked == [("tell me a story", SESSION), ("tell me a story", SESSION)]
+    assert talk.out.getvalue().endswith("User: /retry\nAI: tell me a story\n\nUser: \n")
+
+
+def test_a_failed_turn_is_one_error_line_and_the_conversation_goes_on(talk: Conversation) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+
+    assert talk.type("first", "second") == 0
+
+    assert talk.flow.asked == [("first", SESSION), ("second", SESSION)]
+    assert talk.out.getvalue() == "User: first\n\nUser: second\nAI: second\n\nUser: \n"
+    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\n"
+
+
+def test_a_failure_mid_reply_ends_the_reply_before_the_error(talk: Conversation) -> None:
+    talk.flow.will_reply("Once", core.ClientError(DROPPED))
+
+    talk.type("tell me a story")
+
+    assert talk.out.getvalue() == "User: tell me a story\nAI: Once\n\nUser: \n"
+    assert talk.err.getvalue() == f"error: {DROPPED}\n"
+
+
+# --- Piped -------------------------------------------------------------------------------------
+
+
+def test_piped_lines_give_a_plain_user_ai_transcript_and_exit_0(talk: Conversation) -> None:
+    assert talk.pipe("Why is the sky blue?\nCan you tell me a joke?\n") == 0
+
+    assert talk.out.getvalue() == (
+        "User: Why is the sky blue?\nAI: Why is the sky blue?\n\n"
+        "User: Can you tell me a joke?\nAI: Can you tell me a joke?\n\n"
+    )
+    assert talk.err.getvalue() == ""
+    assert talk.flow.asked == [("Why is the sky blue?", SESSION), ("Can you tell me a joke?", SESSION)]
+
+
+def test_piped_blank_lines_are_skipped(talk: Conversation) -> None:
+    talk.pipe("\nhello\n\n   \nbye\n")
+
+    assert talk.flow.asked == [("hello", SESSION), ("bye", SESSION)]
+    assert talk.out.getvalue() == "User: hello\nAI: hello\n\nUser: bye\nAI: bye\n\n"
+
+
+def test_piped_line_endings_are_not_part_of_the_message(talk: Conversation) -> None:
+    talk.pipe("hello\r\nbye")
+
+    assert talk.flow.asked == [("hello", SESSION), ("bye", SESSION)]
+
+
+def test_piped_lines_starting_with_a_slash_are_messages_not_commands(talk: Conversation) -> None:
+    talk.pipe("/exit\n/help\n")
+
+    assert talk.flow.asked == [("/exit", SESSION), ("/help", SESSION)]
+    assert talk.err.getvalue() == ""
+
+
+def test_a_failed_piped_turn_is_reported_the_next_line_still_sent_and_the_exit_is_1(talk: Conversation) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+
+    assert talk.pipe("first\nsecond\n") == 1
+
+    assert talk.flow.asked == [("first", SESSION), ("second", SESSION)]
+    assert talk.out.getvalue() == "User: first\n\nUser: second\nAI: second\n\n"
+    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\n"
+
+
+def test_ctrl_c_during_a_piped_turn_stops_the_whole_replay(talk: Conversation) -> None:
+    talk.flow.will_reply("par", KeyboardInterrupt())
+
+    with pytest.raises(KeyboardInterrupt):
+        talk.chat.piped(io.StringIO("first\nsecond\n"))
+
+    assert talk.flow.asked == [("first", SESSION)]
+    assert talk.out.getvalue() == "User: first\nAI: par\n\n"
+
+
+# --- Terminal safety ---------------------------------------------------------------------------
+
+
+def test_control_characters_in_a_reply_are_escaped_at_a_terminal() -> None:
+    talk = conversation(out=TerminalOutput())
+    talk.flow.will_reply("\x1b[2J", "cleared\x07")
+
+    talk.pipe("clear the screen\n")
+
+    assert talk.out.getvalue() == "User: clear the screen\nAI: \\x1b[2Jcleared\\x07\n\n"
+
+
+def test_control_characters_in_a_reply_pass_through_when_stdout_is_not_a_terminal(talk: Conversation) -> None:
+    talk.flow.will_reply("\x1b[2J", "cleared\x07")
+
+    talk.pipe("clear the screen\n")
+
+    assert talk.out.getvalue() == "User: clear the screen\nAI: \x1b[2Jcleared\x07\n\n"
+
+
+def test_control_characters_in_the_stored_history_are_escaped_at_a_terminal() -> None:
+    talk = conversation(out=TerminalOutput())
+    talk.flow.stored[SESSION] = [("User", "hello"), ("Machine", "\x1b]0;new title\x07hi")]
+
+    talk.type("/history")
+
+    assert talk.out.getvalue() == "User: /history\nUser: hello\nAI: \\x1b]0;new title\\x07hi\nUser: \n"

@@ -1,0 +1,628 @@
+"""chat_session.py as a user runs it: in a real pseudo-terminal, and piped, against the fake Langflow.
+
+The fake server is an echo flow unless a test scripts its replies, so a message typed at the
+terminal comes back as the reply. Terminal output is compared with "\\r\\n" read as "\\n".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import API_KEY, ROOT
+from fake_langflow import FakeLangflow, Reply, event_stream, json_reply, run_response, stream_events
+
+Completed = subprocess.CompletedProcess[str]
+SCRIPT = str(ROOT / "chat_session.py")
+RUN = "/api/v1/run/"
+TIMEOUT = 5  # seconds; reached only when the expected text never comes
+NEW_PROMPT = "\n\nUser: "  # the end of every reply
+
+FLOW_ERROR = json_reply(
+    {"detail": json.dumps({"message": "Error building Component Prompt: missing variable", "traceback": None})},
+    status=500,
+)
+FLOW_ERROR_LINE = (
+    "error: HTTP 500: Error building Component Prompt: missing variable (check the flow's components in Langflow)"
+)
+DROPPED_LINE = "error: the connection dropped before the reply was complete (try again; the flow may have run)"
+
+
+class Terminal:
+    """chat_session.py in a pseudo-terminal: type lines, wait for text, read the whole screen."""
+
+    def __init__(self, child: pexpect.spawn, log: io.StringIO) -> None:
+        self.child = child
+        self.log = log
+
+    def type(self, line: str) -> None:
+        self.child.sendline(line)
+
+    def expect(self, text: str, timeout: float = TIMEOUT) -> None:
+        self.child.expect_exact(text.replace("\n", "\r\n"), timeout=timeout)
+
+    def say(self, message: str) -> None:
+        """Type a message to the echo flow and wait for its reply and the next prompt."""
+        self.type(message)
+        self.expect(f"AI: {message}{NEW_PROMPT}")
+
+    def ctrl_c(self) -> None:
+        self.child.sendintr()
+
+    def ctrl_d(self) -> None:
+        self.child.sendeof()
+
+    def exit_code(self) -> int | None:
+        """Wait for the program to end."""
+        self.child.expect(pexpect.EOF, timeout=TIMEOUT)
+        self.child.close()
+        return self.child.exitstatus
+
+    @property
+    def screen(self) -> str:
+        return self.log.getvalue().replace("\r\n", "\n")
+
+
+@pytest.fixture
+def spawn_session(fake_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
+    """Start chat_session.py at a terminal, in an empty folder, and wait for its first prompt.
+
+    With stderr_file, standard error goes to that file instead of the terminal.
+    """
+    workdir = tmp_path / "terminal"
+    workdir.mkdir()
+    env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull}  # no escape codes or key bindings of the machine's
+    children: list[pexpect.spawn] = []
+
+    def spawn(*args: str, stderr_file: Path | None = None) -> Terminal:
+        command, argv = sys.executable, [SCRIPT, *args]
+        if stderr_file is not None:  # through sh, which redirects stderr and then runs the script in its place
+            command, argv = (
+                "/bin/sh",
+                ["-c", f'exec "$@" 2>{shlex.quote(str(stderr_file))}', "sh", sys.executable, *argv],
+            )
+        log = io.StringIO()
+        child = pexpect.spawn(
+            command, argv, env=env, cwd=workdir, encoding="utf-8", timeout=TIMEOUT, dimensions=(24, 200)
+        )
+        child.logfile_read = log
+        children.append(child)
+        terminal = Terminal(child, log)
+        terminal.expect("User: ")
+        return terminal
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+@pytest.fixture
+def piped(cli: Callable[..., Completed]) -> Callable[..., Completed]:
+    """Run chat_session.py with standard input from a pipe."""
+
+    def run(*args: str, stdin: str) -> Completed:
+        return cli(*args, stdin=stdin, script="chat_session.py")
+
+    return run
+
+
+def sent_session_ids(fake: FakeLangflow) -> list[str]:
+    return [seen.json()["session_id"] for seen in fake.runs()]
+
+
+def sent_messages(fake: FakeLangflow) -> list[str]:
+    return [seen.json()["input_value"] for seen in fake.runs()]
+
+
+def banner(fake: FakeLangflow, session_id: str, how: str) -> str:
+    return f"Langflow chat: {fake.url}, flow echo\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n"
+
+
+def tokens_apart(tokens: list[str], gap: float) -> Reply:
+    """A streamed reply whose tokens arrive `gap` seconds apart (the first at once), then the run's end."""
+    events = [{"event": "token", "data": {"chunk": token, "id": "reply-1"}} for token in tokens]
+    events.append({"event": "end", "data": {"result": run_response("session", ["".join(tokens)])}})
+    reply = event_stream(events)  # framed as Langflow frames them, one chunk per event
+    delays = [0.0] + [gap] * (len(tokens) - 1) + [0.0]
+    reply.chunks = [(delay, chunk) for delay, (_, chunk) in zip(delays, reply.chunks, strict=True)]
+    return reply
+
+
+# --- The terminal: banner, prompt, replies -----------------------------------------------------
+
+
+def test_the_banner_names_server_flow_and_session_on_stderr_not_stdout(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    errors = tmp_path / "stderr.txt"
+    terminal = spawn_session(stderr_file=errors)
+    terminal.say("hello")
+    terminal.ctrl_d()
+
+    assert terminal.exit_code() == 0
+    [session_id] = sent_session_ids(fake)
+    assert errors.read_text() == banner(fake, session_id, "new")
+    assert terminal.screen == "User: hello\nAI: hello\n\nUser: \n"
+
+
+def test_a_reply_follows_ai_and_a_fresh_user_prompt_follows_the_reply(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    terminal.say("Why is the sky blue?")
+
+    [session_id] = sent_session_ids(fake)
+    assert (
+        terminal.screen
+        == banner(fake, session_id, "new") + "User: Why is the sky blue?\nAI: Why is the sky blue?\n\nUser: "
+    )
+
+
+def test_tokens_are_shown_as_they_arrive_not_when_the_reply_ends(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, tokens_apart(["The sky", " is", " blue"], gap=0.5))
+    terminal.type("Why is the sky blue?")
+
+    terminal.expect("AI: The sky")
+    first_token_seen = time.monotonic()
+    terminal.expect(f" blue{NEW_PROMPT}")
+
+    assert time.monotonic() - first_token_seen > 0.4  # the last token is sent 1 s after the first
+
+
+def test_no_stream_asks_for_the_whole_reply_and_shows_it(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session("--no-stream")
+    terminal.say("hello")
+
+    assert [seen.query["stream"] for seen in fake.runs()] == [["false"]]
+
+
+def test_escape_codes_in_a_reply_are_shown_escaped_at_the_terminal(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, event_stream(stream_events("session", "clear", "\x1b[2Jwiped")))
+    terminal.type("clear")
+
+    terminal.expect(f"AI: \\x1b[2Jwiped{NEW_PROMPT}")
+    assert "\x1b" not in terminal.screen
+
+
+def test_escape_codes_in_an_error_message_are_shown_escaped_at_the_terminal(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, json_reply({"detail": "\x1b]0;pwned\x07\x1b[2Jboom"}, status=500))
+    terminal.type("hello")
+
+    terminal.expect("error: HTTP 500: ")
+    terminal.expect("\nUser: ")
+    assert "\x1b" not in terminal.screen
+
+
+# --- The session id ------------------------------------------------------------------------------
+
+
+def test_every_turn_of_one_conversation_sends_the_same_session_id(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    for message in ("one", "two", "three"):
+        terminal.say(message)
+
+    assert len(set(sent_session_ids(fake))) == 1
+    assert sent_messages(fake) == ["one", "two", "three"]
+
+
+def test_each_new_process_starts_a_fresh_session(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
+    for _ in range(2):
+        spawn_session().say("hello")
+
+    first, second = sent_session_ids(fake)
+    assert first != second
+
+
+def test_new_starts_a_fresh_session_and_names_it(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.say("hello")
+    terminal.type("/new")
+    terminal.expect("new session: ")
+    terminal.expect("\nUser: ")
+    terminal.say("hello again")
+
+    first, second = sent_session_ids(fake)
+    assert first != second
+    assert f"\nnew session: {second}\n" in terminal.screen
+
+
+def test_session_id_flag_is_the_session_of_the_first_turn(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session("--session-id", "my-chat-42")
+    terminal.say("hello")
+
+    assert sent_session_ids(fake) == ["my-chat-42"]
+    assert terminal.screen.startswith(banner(fake, "my-chat-42", "given"))
+
+
+def test_continue_resumes_the_last_conversation_with_this_flow(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    earlier = spawn_session()
+    earlier.say("remember me")
+    earlier.ctrl_d()
+    assert earlier.exit_code() == 0
+
+    later = spawn_session("-c")
+    later.say("do you remember me?")
+
+    first, second = sent_session_ids(fake)
+    assert second == first
+    assert later.screen.startswith(banner(fake, first, "continued"))
+
+
+def test_continue_without_an_earlier_conversation_is_a_usage_error(
+    fake: FakeLangflow, piped: Callable[..., Completed]
+) -> None:
+    result = piped("-c", stdin="hello\n")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == "error: no earlier conversation with this flow to continue (start one without -c)\n"
+    assert fake.runs() == []
+
+
+# --- Commands ------------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.type("/help")
+    terminal.expect("/retry sends that message again.\nUser: ")
+
+    help_text = terminal.screen.split("User: /help\n", 1)[1]
+    for command in ("/help", "/new", "/session [ID]", "/retry", "/history", "/multi", '"""', "/exit", "/quit", "//"):
+        assert command in help_text
+    assert fake.runs() == []
+
+
+def test_session_prints_the_session_id(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.say("hello")
+    [session_id] = sent_session_ids(fake)
+
+    terminal.type("/session")
+
+    terminal.expect(f"/session\n{session_id}\nUser: ")
+
+
+def test_session_with_an_id_switches_to_it_and_a_later_continue_resumes_it(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], piped: Callable[..., Completed]
+) -> None:
+    terminal = spawn_session()
+    terminal.type("/session earlier-chat-7")
+    terminal.expect("switched to session: earlier-chat-7\nUser: ")
+    terminal.say("where were we?")
+    terminal.type("/exit")
+    assert terminal.exit_code() == 0
+
+    assert piped("-c", stdin="and then?\n").returncode == 0
+
+    assert sent_session_ids(fake) == ["earlier-chat-7", "earlier-chat-7"]
+
+
+def test_retry_with_nothing_failed_says_so_and_sends_nothing(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    terminal.type("/retry")
+
+    terminal.expect("/retry\nnothing to retry: no message has failed\nUser: ")
+    assert fake.runs() == []
+
+
+def test_history_shows_the_conversation_as_the_server_stored_it(spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.say("hello")
+    terminal.say("how are you")
+    terminal.type("/history")
+
+    terminal.expect("/history\nUser: hello\nAI: hello\nUser: how are you\nAI: how are you\nUser: ")
+
+
+def test_ctrl_c_while_history_loads_returns_to_the_prompt(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    fake.script("/api/v1/monitor/messages", Reply(delay=3))
+    terminal.type("/history")
+    time.sleep(0.5)  # the request is under way
+    terminal.ctrl_c()
+
+    terminal.expect("\nUser: ")
+    terminal.say("still here")
+
+
+def test_multi_sends_the_lines_up_to_the_next_multi_as_one_message(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    for line in ("/multi", "roses are red", "violets are blue"):
+        terminal.type(line)
+        terminal.expect("... ")
+    terminal.type("/multi")
+
+    terminal.expect(f"AI: roses are red\nviolets are blue{NEW_PROMPT}")
+    assert sent_messages(fake) == ["roses are red\nviolets are blue"]
+
+
+def test_triple_quotes_send_the_lines_between_them_as_one_message(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    for line in ('"""', "roses are red"):
+        terminal.type(line)
+        terminal.expect("... ")
+    terminal.type('violets are blue"""')
+
+    terminal.expect(f"AI: roses are red\nviolets are blue{NEW_PROMPT}")
+    assert sent_messages(fake) == ["roses are red\nviolets are blue"]
+
+
+def test_triple_quotes_on_one_line_send_that_line(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.type('"""just one line"""')
+
+    terminal.expect(f"AI: just one line{NEW_PROMPT}")
+    assert sent_messages(fake) == ["just one line"]
+
+
+@pytest.mark.parametrize("command", ["/exit", "/quit"])
+def test_exit_and_quit_leave_with_status_0(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], command: str
+) -> None:
+    terminal = spawn_session()
+    terminal.type(command)
+
+    assert terminal.exit_code() == 0
+    assert fake.runs() == []
+
+
+def test_an_unknown_command_is_not_sent_and_points_to_help(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    terminal.type("/frobnicate")
+
+    terminal.expect(
+        "/frobnicate\nunknown command /frobnicate (/help lists them; //text sends a message starting with /)\nUser: "
+    )
+    assert fake.runs() == []
+
+
+def test_a_double_slash_sends_the_message_with_one_slash(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    terminal.type("//etc/hosts is a file")
+
+    terminal.expect(f"AI: /etc/hosts is a file{NEW_PROMPT}")
+    assert sent_messages(fake) == ["/etc/hosts is a file"]
+
+
+# --- Ctrl-C, Ctrl-D and failures -----------------------------------------------------------------
+
+
+def test_ctrl_c_mid_reply_returns_to_the_prompt_and_the_next_turn_works(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, tokens_apart(["Once", " upon", " a", " time"], gap=0.5))
+    terminal.type("tell me a story")
+    terminal.expect("AI: Once")
+    terminal.ctrl_c()
+
+    terminal.expect("[interrupted] (/retry sends it again)\nUser: ")
+    terminal.say("are you still there?")
+    assert " time" not in terminal.screen
+
+
+def test_retry_after_ctrl_c_resends_the_interrupted_message_in_the_same_session(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, tokens_apart(["Once", " upon", " a", " time"], gap=0.5))
+    terminal.type("tell me a story")
+    terminal.expect("AI: Once")
+    terminal.ctrl_c()
+    terminal.expect("[interrupted] (/retry sends it again)\nUser: ")
+
+    terminal.type("/retry")
+
+    terminal.expect(f"AI: tell me a story{NEW_PROMPT}")
+    assert sent_messages(fake) == ["tell me a story", "tell me a story"]
+    assert len(set(sent_session_ids(fake))) == 1
+
+
+def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.ctrl_c()
+
+    terminal.expect("\n(Ctrl-D or /exit to quit)\nUser: ")
+    terminal.say("still here")
+
+
+def test_ctrl_d_at_the_prompt_leaves_with_status_0(spawn_session: Callable[..., Terminal]) -> None:
+    terminal = spawn_session()
+    terminal.ctrl_d()
+
+    assert terminal.exit_code() == 0
+    assert terminal.screen.endswith("User: \n")
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_line"), [(FLOW_ERROR, FLOW_ERROR_LINE), (Reply(drop=True), DROPPED_LINE)], ids=["500", "dropped"]
+)
+def test_a_failed_turn_prints_one_error_line_and_the_conversation_goes_on(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], failure: Reply, error_line: str
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, failure)
+    terminal.type("hello")
+
+    terminal.expect(f"hello\n\n{error_line}\nUser: ")
+    terminal.say("next question")
+    assert terminal.screen.count("error:") == 1
+
+
+@pytest.mark.parametrize("failure", [FLOW_ERROR, Reply(drop=True)], ids=["500", "dropped"])
+def test_retry_after_a_failed_turn_resends_it_in_the_same_session(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], failure: Reply
+) -> None:
+    terminal = spawn_session()
+    fake.script(RUN, failure)
+    terminal.type("hello")
+    terminal.expect("error: ")
+    terminal.expect("\nUser: ")
+
+    terminal.type("/retry")
+
+    terminal.expect(f"AI: hello{NEW_PROMPT}")
+    assert sent_messages(fake) == ["hello", "hello"]
+    assert len(set(sent_session_ids(fake))) == 1
+
+
+# --- Piped -------------------------------------------------------------------------------------
+
+
+def test_piped_lines_give_a_plain_user_ai_transcript_on_stdout(piped: Callable[..., Completed]) -> None:
+    result = piped(stdin="Why is the sky blue?\nCan you tell me a joke?\n")
+
+    assert result.returncode == 0
+    assert result.stdout == (
+        "User: Why is the sky blue?\nAI: Why is the sky blue?\n\n"
+        "User: Can you tell me a joke?\nAI: Can you tell me a joke?\n\n"
+    )
+    assert result.stderr == ""
+
+
+def test_a_piped_conversation_uses_one_connection_and_one_session(
+    fake: FakeLangflow, piped: Callable[..., Completed]
+) -> None:
+    assert piped(stdin="one\ntwo\nthree\n").returncode == 0
+
+    assert fake.connections == 1
+    assert len(fake.runs()) == 3
+    assert len(set(sent_session_ids(fake))) == 1
+
+
+def test_a_failed_piped_turn_is_reported_on_stderr_the_rest_still_sent_and_the_exit_is_1(
+    fake: FakeLangflow, piped: Callable[..., Completed]
+) -> None:
+    fake.script(RUN, FLOW_ERROR)
+
+    result = piped(stdin="first\nsecond\n")
+
+    assert result.returncode == 1
+    assert result.stdout == "User: first\n\nUser: second\nAI: second\n\n"
+    assert result.stderr == FLOW_ERROR_LINE + "\n"
+    assert sent_messages(fake) == ["first", "second"]
+
+
+def test_ctrl_c_during_a_piped_conversation_stops_it_with_exit_130(
+    fake: FakeLangflow, fake_env: dict[str, str], tmp_path: Path
+) -> None:
+    fake.script(RUN, tokens_apart(["first", " token", " never"], gap=2.0))
+    process = subprocess.Popen(
+        [sys.executable, SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=fake_env,
+        cwd=tmp_path,
+        text=True,
+    )
+    process.stdin.write("slow one\nnever sent\n")
+    process.stdin.close()
+    assert process.stdout.read(len("User: slow one\nAI: first")) == "User: slow one\nAI: first"
+    process.send_signal(2)  # SIGINT, as Ctrl-C in the terminal that runs the pipe
+
+    assert process.wait(timeout=TIMEOUT) == 130
+    assert process.stderr.read() == "\ninterrupted\n"
+    assert sent_messages(fake) == ["slow one"]
+
+
+# --- What is kept on disk, and what is never shown ---------------------------------------------
+
+
+def test_the_state_folder_and_files_are_private(
+    fake_env: dict[str, str], spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    terminal.say("hello")
+    terminal.ctrl_d()
+    assert terminal.exit_code() == 0
+
+    folder = Path(fake_env["XDG_STATE_HOME"]) / "langflow-chat"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "sessions.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "history").stat().st_mode) == 0o600
+
+
+def test_typed_lines_are_kept_in_the_history_file_also_after_a_failed_turn(
+    fake: FakeLangflow, fake_env: dict[str, str], spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session()
+    terminal.say("hello")
+    fake.script(RUN, FLOW_ERROR)
+    terminal.type("this one fails")
+    terminal.expect(f"{FLOW_ERROR_LINE}\nUser: ")
+    terminal.type("/exit")
+    assert terminal.exit_code() == 0
+
+    history = Path(fake_env["XDG_STATE_HOME"]) / "langflow-chat" / "history"
+    assert history.read_text().splitlines() == ["hello", "this one fails", "/exit"]
+
+
+@pytest.mark.parametrize("flags", [[], ["-v"]], ids=["quiet", "verbose"])
+def test_the_api_key_is_never_shown_at_the_terminal(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], flags: list[str]
+) -> None:
+    terminal = spawn_session(*flags)
+    terminal.say("hello")
+    fake.script(RUN, FLOW_ERROR)
+    terminal.type("this one fails")
+    terminal.expect(f"{FLOW_ERROR_LINE}\nUser: ")
+    terminal.type("/history")
+    terminal.expect("AI: hello\nUser: ")
+    terminal.ctrl_d()
+    assert terminal.exit_code() == 0
+
+    assert API_KEY not in terminal.screen
+
+
+@pytest.mark.parametrize("flags", [[], ["-v"]], ids=["quiet", "verbose"])
+def test_the_api_key_is_never_printed_when_piped(
+    fake: FakeLangflow, piped: Callable[..., Completed], flags: list[str]
+) -> None:
+    fake.script(RUN, FLOW_ERROR)
+
+    result = piped(*flags, stdin="this one fails\nhello\n")
+
+    assert result.returncode == 1
+    assert API_KEY not in result.stdout
+    assert API_KEY not in result.stderr

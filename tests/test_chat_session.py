@@ -128,6 +128,15 @@ def banner(fake: FakeLangflow, session_id: str, how: str) -> str:
     return f"Langflow chat: {fake.url}, flow echo\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n"
 
 
+def interrupt_a_story(fake: FakeLangflow, terminal: Terminal) -> None:
+    """Ask for a slowly streamed story and press Ctrl-C after its first word."""
+    fake.script(RUN, tokens_apart(["Once", " upon", " a", " time"], gap=0.5))
+    terminal.type("tell me a story")
+    terminal.expect("AI: Once")
+    terminal.ctrl_c()
+    terminal.expect("[interrupted] (/retry sends it again)\nUser: ")
+
+
 def tokens_apart(tokens: list[str], gap: float) -> Reply:
     """A streamed reply whose tokens arrive `gap` seconds apart (the first at once), then the run's end."""
     events = [{"event": "token", "data": {"chunk": token, "id": "reply-1"}} for token in tokens]
@@ -431,12 +440,8 @@ def test_ctrl_c_mid_reply_returns_to_the_prompt_and_the_next_turn_works(
     fake: FakeLangflow, spawn_session: Callable[..., Terminal]
 ) -> None:
     terminal = spawn_session()
-    fake.script(RUN, tokens_apart(["Once", " upon", " a", " time"], gap=0.5))
-    terminal.type("tell me a story")
-    terminal.expect("AI: Once")
-    terminal.ctrl_c()
+    interrupt_a_story(fake, terminal)
 
-    terminal.expect("[interrupted] (/retry sends it again)\nUser: ")
     terminal.say("are you still there?")
     assert " time" not in terminal.screen
 
@@ -445,11 +450,7 @@ def test_retry_after_ctrl_c_resends_the_interrupted_message_in_the_same_session(
     fake: FakeLangflow, spawn_session: Callable[..., Terminal]
 ) -> None:
     terminal = spawn_session()
-    fake.script(RUN, tokens_apart(["Once", " upon", " a", " time"], gap=0.5))
-    terminal.type("tell me a story")
-    terminal.expect("AI: Once")
-    terminal.ctrl_c()
-    terminal.expect("[interrupted] (/retry sends it again)\nUser: ")
+    interrupt_a_story(fake, terminal)
 
     terminal.type("/retry")
 

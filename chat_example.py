@@ -17,8 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
 
 if TYPE_CHECKING:  # requests is imported when first needed, so --help and --version start fast
     import requests
@@ -73,8 +72,7 @@ def usage_error(message: str) -> ClientError:
 # --- The error table: every HTTP status and network failure, in one place ----------------------
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     what: str
     todo: str
     exit_code: int
@@ -263,19 +261,36 @@ def stream_urls(response: Any) -> list[str]:
     return urls
 
 
-def split_events(chunks: Iterable[bytes]) -> Iterator[dict]:
-    """Frame Langflow's stream: one JSON object per line, blank lines between, any chunking."""
-    pending = b""
+END_EVENT_STARTS = (b'{"event": "end"', b'{"event":"end"')
+
+
+def split_events(chunks: Iterable[bytes], skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    """Frame Langflow's stream: one JSON object per line, blank lines between, any chunking.
+
+    A line's pieces are joined once, at its newline, so a long line costs no repeated copies.
+    The `end` line repeats the whole response (a 5 MB reply makes it ~26 MB): when skip_end()
+    says its content is not needed, it is dropped as it arrives and yielded as a bare `end`.
+    """
+    pieces: list[bytes] = []
+    dropping = False
     for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            event = parse_event_line(line)
-            if event is not None:
-                yield event
-    event = parse_event_line(pending)
-    if event is not None:
-        yield event
+        for index, piece in enumerate(chunk.split(b"\n")):
+            if index:  # a newline ended the line before this piece
+                yield from finished_line(pieces, dropping)
+                pieces, dropping = [], False
+            if not pieces and not dropping and piece.startswith(END_EVENT_STARTS) and skip_end():
+                dropping = True
+            elif piece and not dropping:
+                pieces.append(piece)
+    yield from finished_line(pieces, dropping)
+
+
+def finished_line(pieces: list[bytes], dropped: bool) -> list[dict]:
+    """The event of a whole line: none for a blank line, a bare `end` for a dropped one."""
+    if dropped:
+        return [{"event": "end", "data": {}}]
+    event = parse_event_line(b"".join(pieces))
+    return [] if event is None else [event]
 
 
 def parse_event_line(line: bytes) -> dict | None:
@@ -369,14 +384,15 @@ def terminal_safe(text: str) -> str:
 # --- Configuration ----------------------------------------------------------------------------
 
 
-@dataclass
-class Config:
+class Config(NamedTuple):
+    """The settings of a run (a NamedTuple: importing dataclasses would cost every start ~7 ms)."""
+
     url: str
     flow: str
     api_key: str
     timeout: float
     retries: int
-    tweaks: dict = field(default_factory=dict)
+    tweaks: dict = {}  # noqa: RUF012 - never mutated; tweaks_with_files makes a new dict
     input_type: str = "chat"
     output_type: str = "chat"
     output_component: str = ""
@@ -702,8 +718,8 @@ class Client:
         finally:
             response.close()
 
-    def events(self, response: requests.Response) -> Iterator[dict]:
-        return split_events(self.chunks(response))
+    def events(self, response: requests.Response, skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+        return split_events(self.chunks(response), skip_end)
 
 
 def response_error(response: requests.Response) -> ClientError:
@@ -779,11 +795,19 @@ def stream_flow(
     )
     if "json" in response.headers.get("Content-Type", ""):  # Langflow up to 1.1.1, or streaming off
         return show_old_stream(client, client.json(response), session_id, show)
-    events = client.events(response)
+    shown = False
+
+    def show_and_note(text: str) -> None:
+        nonlocal shown
+        shown = True
+        show(text)
+
+    # once the reply is shown, the `end` event's copy of it is not needed (unless printing events)
+    events = client.events(response, skip_end=lambda: shown and on_event is None)
     if on_event is not None:
         events = tee_events(events, on_event)
     try:
-        result = show_stream(events, show)
+        result = show_stream(events, show_and_note)
         for _rest in events:  # read the stream to its end, so the connection can be reused
             pass
         return result
@@ -920,7 +944,7 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         session_id = args.session_id or new_session_id()
         if config.verbose:
             client.say(f"session id: {session_id}")
-        config.tweaks = tweaks_with_files(config.tweaks, upload_files(client, files))
+        client.config = config._replace(tweaks=tweaks_with_files(config.tweaks, upload_files(client, files)))
         return ask_and_print(client, args, message, session_id, out)
     finally:
         client.close()

@@ -206,6 +206,7 @@ class FakeLangflow:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as uvicorn does: each event leaves at once
 
             def setup(self) -> None:
                 super().setup()

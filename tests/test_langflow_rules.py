@@ -269,6 +269,22 @@ def test_a_malformed_json_error_body_is_shown_as_text():
     assert error_body_message(b'{"detail": "cut', "application/json") == '{"detail": "cut'
 
 
+def test_an_unneeded_end_line_is_dropped_unparsed_and_given_as_a_bare_end():
+    end_line = json.dumps({"event": "end", "data": {"result": {"outputs": ["x" * 1000]}}}).encode() + b"\n\n"
+    token_line = json.dumps({"event": "token", "data": {"chunk": "hi"}}).encode() + b"\n\n"
+    chunks = [token_line, end_line[:40], end_line[40:]]
+
+    assert list(split_events(chunks, skip_end=lambda: True)) == [
+        {"event": "token", "data": {"chunk": "hi"}},
+        {"event": "end", "data": {}},
+    ]
+
+
+def test_an_end_line_is_parsed_whole_when_its_content_is_needed():
+    end = {"event": "end", "data": {"result": {"outputs": []}}}
+    assert list(split_events([json.dumps(end).encode() + b"\n\n"], skip_end=lambda: False)) == [end]
+
+
 # --- Showing a stream: show_stream -------------------------------------------------------------
 
 

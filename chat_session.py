@@ -8,6 +8,7 @@ conversation. Configuration, requests, streaming and errors come from chat_examp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -108,23 +109,40 @@ def first_session_id(args: argparse.Namespace, config: core.Config, sessions_fil
     return core.new_session_id(), "new"
 
 
-def enable_line_editing(history_file: Path) -> Callable[[], None]:
-    """readline editing and a persistent input history (mode 0600); returns what saves a line."""
+def enable_line_editing(history_file: Path, warn: Callable[[str], None]) -> Callable[[], None]:
+    """readline editing and a persistent input history (mode 0600); returns what saves a line.
+
+    The history is a convenience: if its file cannot be written, say so once and go on.
+    """
     import readline
 
-    private_dir(history_file.parent)
-    os.close(os.open(history_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
-    os.chmod(history_file, 0o600)
-    try:
-        readline.read_history_file(history_file)
-    except OSError:
-        pass
     readline.set_history_length(2000)
+    try:
+        private_dir(history_file.parent)
+        os.close(os.open(history_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        os.chmod(history_file, 0o600)
+        readline.read_history_file(history_file)
+    except OSError as exc:
+        warn(f"warning: input history not kept: cannot use {history_file}: {exc.strerror or exc}")
+        return lambda: None
 
     def save_last_line() -> None:
-        readline.append_history_file(1, history_file)
+        with contextlib.suppress(OSError):
+            readline.append_history_file(1, history_file)
 
     return save_last_line
+
+
+def session_saver(sessions_file: Path, key: str, warn: Callable[[str], None]) -> Callable[[str], None]:
+    """Remember the session for -c; a state folder that cannot be written is a warning, not a failure."""
+
+    def remember(session_id: str) -> None:
+        try:
+            remember_session(sessions_file, key, session_id)
+        except OSError as exc:
+            warn(f"warning: cannot remember this session for -c: {exc.strerror or exc}")
+
+    return remember
 
 
 # --- The conversation -------------------------------------------------------------------------
@@ -331,19 +349,23 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
     sessions_file = folder / "sessions.json"
     session_id, how = first_session_id(args, config, sessions_file)
     client = core.Client(config, log=err)
+
+    def warn(line: str) -> None:
+        err.write(core.terminal_safe(line) + "\n")
+
     chat = Chat(
         make_ask(client, stream=not args.no_stream),
         make_history(client),
         session_id,
         out,
         err,
-        remember=lambda sid: remember_session(sessions_file, flow_key(config), sid),
+        remember=session_saver(sessions_file, flow_key(config), warn),
     )
     try:
         if not stdin.isatty():
             stdin.reconfigure(errors="replace")  # a stray byte must not end the conversation
             return chat.piped(stdin)
-        save_line = enable_line_editing(folder / "history")
+        save_line = enable_line_editing(folder / "history", warn)
         err.write(f"Langflow chat: {config.url}, flow {config.flow}\n")
         err.write(f"session {session_id} ({how}); /help for commands, Ctrl-D to quit\n")
         return chat.interactive(input, save_line)

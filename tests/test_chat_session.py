@@ -22,6 +22,8 @@ import pytest
 from conftest import API_KEY, ROOT
 from fake_langflow import FakeLangflow, Reply, event_stream, json_reply, run_response, stream_events
 
+from chat_session import enable_line_editing
+
 Completed = subprocess.CompletedProcess[str]
 SCRIPT = str(ROOT / "chat_session.py")
 RUN = "/api/v1/run/"
@@ -110,8 +112,8 @@ def spawn_session(fake_env: dict[str, str], tmp_path: Path) -> Iterator[Callable
 def piped(cli: Callable[..., Completed]) -> Callable[..., Completed]:
     """Run chat_session.py with standard input from a pipe."""
 
-    def run(*args: str, stdin: str) -> Completed:
-        return cli(*args, stdin=stdin, script="chat_session.py")
+    def run(*args: str, stdin: str, env: dict[str, str] | None = None) -> Completed:
+        return cli(*args, stdin=stdin, env=env, script="chat_session.py")
 
     return run
 
@@ -582,6 +584,30 @@ def test_the_state_folder_and_files_are_private(
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "sessions.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((folder / "history").stat().st_mode) == 0o600
+
+
+def test_a_state_folder_that_cannot_be_written_is_a_warning_not_a_failure(
+    fake_env: dict[str, str], piped: Callable[..., Completed], tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "state-is-a-file"
+    not_a_folder.write_text("")
+
+    result = piped(stdin="hello\n", env={**fake_env, "XDG_STATE_HOME": str(not_a_folder)})
+
+    assert (result.returncode, result.stdout) == (0, "User: hello\nAI: hello\n\n")
+    assert result.stderr == "warning: cannot remember this session for -c: Not a directory\n"
+
+
+def test_a_history_file_that_cannot_be_used_is_a_warning_and_lines_are_not_saved(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "state-is-a-file"
+    not_a_folder.write_text("")
+    warnings: list[str] = []
+
+    save_line = enable_line_editing(not_a_folder / "history", warnings.append)
+    save_line()
+
+    [warning] = warnings
+    assert warning.startswith(f"warning: input history not kept: cannot use {not_a_folder / 'history'}: ")
 
 
 def test_typed_lines_are_kept_in_the_history_file_also_after_a_failed_turn(

@@ -249,6 +249,14 @@ def reply_texts(response: Any) -> list[str]:
     return texts
 
 
+def reply_text(response: Any) -> str:
+    """The reply as the user reads it: every output's text, a blank line between; none is an error."""
+    texts = reply_texts(response)
+    if not texts:
+        raise failure_error("no-text")
+    return "\n\n".join(texts)
+
+
 def stream_urls(response: Any) -> list[str]:
     """Old Langflow (up to 1.1.1) answers stream=true with JSON that points at a stream per output."""
     urls = []
@@ -639,6 +647,9 @@ class Client:
         self.http.headers["User-Agent"] = USER_AGENT
         if config.api_key:
             self.http.headers["x-api-key"] = config.api_key
+        warning = insecure_key_warning(config)
+        if warning:
+            self.say(warning)
 
     def close(self) -> None:
         self.http.close()
@@ -824,9 +835,10 @@ def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iter
 def show_old_stream(client: Client, result: dict, session_id: str, show: Callable[[str], None]) -> dict:
     """Follow each stream_url (real SSE); a result without one already holds the reply."""
     urls = stream_urls(result)
-    if not urls:
-        for index, text in enumerate(reply_texts(result)):
-            show(("\n\n" if index else "") + text)
+    if not urls:  # like show_stream's `end`: no text shows nothing, it is not an error here
+        texts = reply_texts(result)
+        if texts:
+            show("\n\n".join(texts))
         return result
     for index, url in enumerate(urls):
         if index:
@@ -926,9 +938,6 @@ def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
 
 
 def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    warning = insecure_key_warning(config)
-    if warning:
-        print(warning, file=err)
     client = Client(config, log=err)
     try:
         if args.list_flows:
@@ -964,10 +973,7 @@ def ask_and_print(client: Client, args: argparse.Namespace, message: str, sessio
     if not args.text:
         print_json(result, out)
         return EXIT_OK
-    texts = reply_texts(result)
-    if not texts:
-        raise failure_error("no-text")
-    make_show(out)("\n\n".join(texts) + "\n")
+    make_show(out)(reply_text(result) + "\n")
     return EXIT_OK
 
 

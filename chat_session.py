@@ -313,10 +313,7 @@ def make_ask(client: core.Client, stream: bool) -> Ask:
         if stream:
             core.stream_flow(client, message, session_id, show)
             return
-        texts = core.reply_texts(core.run_flow(client, message, session_id))
-        if not texts:
-            raise core.failure_error("no-text")
-        show("\n\n".join(texts))
+        show(core.reply_text(core.run_flow(client, message, session_id)))
 
     return ask
 
@@ -342,30 +339,23 @@ def error_mark(message: dict) -> str:
 
 def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     core.require_flow(config)
-    warning = core.insecure_key_warning(config)
-    if warning:
-        err.write(warning + "\n")
     folder = state_dir()
     sessions_file = folder / "sessions.json"
     session_id, how = first_session_id(args, config, sessions_file)
     client = core.Client(config, log=err)
-
-    def warn(line: str) -> None:
-        err.write(core.terminal_safe(line) + "\n")
-
     chat = Chat(
         make_ask(client, stream=not args.no_stream),
         make_history(client),
         session_id,
         out,
         err,
-        remember=session_saver(sessions_file, flow_key(config), warn),
+        remember=session_saver(sessions_file, flow_key(config), client.say),
     )
     try:
         if not stdin.isatty():
             stdin.reconfigure(errors="replace")  # a stray byte must not end the conversation
             return chat.piped(stdin)
-        save_line = enable_line_editing(folder / "history", warn)
+        save_line = enable_line_editing(folder / "history", client.say)
         err.write(f"Langflow chat: {config.url}, flow {config.flow}\n")
         err.write(f"session {session_id} ({how}); /help for commands, Ctrl-D to quit\n")
         return chat.interactive(input, save_line)

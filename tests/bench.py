@@ -314,8 +314,7 @@ def timing_cells(values: list[float]) -> list[str]:
 
 
 class BenchFake(FakeLangflow):
-    """The tests' local server, plus: each request's handling span, a hook when a request arrives,
-    and Nagle's algorithm off (as uvicorn has it), so each small chunk leaves when it is written."""
+    """The tests' local server, plus: each request's handling span, and a hook when a request arrives."""
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float]] = []
@@ -327,8 +326,6 @@ class BenchFake(FakeLangflow):
         fake, base = self, super()._handler()
 
         class TimedHandler(base):
-            disable_nagle_algorithm = True
-
             def parse_request(self) -> bool:
                 self.started = time.monotonic()
                 return super().parse_request()

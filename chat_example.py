@@ -45,7 +45,7 @@ exit codes:
   1    the server or the flow reported an error (or the reply had no text)
   2    usage or configuration error
   3    authentication refused (401/403): set LANGFLOW_API_KEY
-  4    network: cannot connect, DNS, TLS, timeout, connection dropped
+  4    network: cannot connect, DNS, TLS, timeout, connection dropped, stream cut short
   130  interrupted (Ctrl-C)
 
 environment (flags win, then the environment, then ./.env):

@@ -379,6 +379,116 @@ def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None
             show(event["chunk"])
 
 
+# --- JSON read as it arrives: /run's response repeats the reply text five times ----------------
+
+JSON_SPACE = re.compile(rb"[ \t\r\n]*")
+JSON_SCALAR = re.compile(rb"[-+.0-9A-Za-z]+")  # a number, true, false or null: json.loads checks which
+LONG_STRING = 1024  # strings this long are kept once however often they come
+Token = tuple[str, Any]  # ("{", None) ... (",", None), ("string", text), ("value", number or literal)
+NO_MORE: Token = ("end of input", None)
+
+
+def parse_json_chunks(chunks: Iterable[bytes]) -> Any:
+    """What json.loads would return, but holding only the token being read and one copy of each long
+    string. For a 5 MB reply json.loads needs the ~26 MB body, its decoded text and five copies at once."""
+    tokens = json_tokens(chunks)
+    value = json_value(tokens, next(tokens, NO_MORE))
+    extra = next(tokens, None)
+    if extra is not None:
+        raise ValueError(f"unexpected {extra[0]} after the JSON value")
+    return value
+
+
+def json_value(tokens: Iterator[Token], token: Token) -> Any:
+    kind, value = token
+    if kind in ("string", "value"):
+        return value
+    if kind == "[":
+        items: list = []
+        while (token := next(tokens, NO_MORE))[0] != "]":
+            if items:
+                expect_token(token, ",")
+                token = next(tokens, NO_MORE)
+            items.append(json_value(tokens, token))
+        return items
+    if kind == "{":
+        members: dict = {}
+        while (token := next(tokens, NO_MORE))[0] != "}":
+            if members:
+                expect_token(token, ",")
+                token = next(tokens, NO_MORE)
+            expect_token(token, "string")
+            expect_token(next(tokens, NO_MORE), ":")
+            members[token[1]] = json_value(tokens, next(tokens, NO_MORE))
+        return members
+    raise ValueError(f"unexpected {kind} in JSON")
+
+
+def expect_token(token: Token, kind: str) -> None:
+    if token[0] != kind:
+        raise ValueError(f"expected {kind} in JSON, found {token[0]}")
+
+
+def json_tokens(chunks: Iterable[bytes]) -> Iterator[Token]:
+    """Tokens from bytes in any chunking; a string split across chunks is searched only once."""
+    source = iter(chunks)
+    buffer = bytearray()
+    start = searched = 0  # where the next token starts; how far an unfinished string was searched
+    seen: dict[str, str] = {}
+    at_end = False
+    while True:
+        start = JSON_SPACE.match(buffer, start).end()
+        token, end = next_token(buffer, start, searched, at_end)
+        if token is None:
+            if at_end:
+                if start < len(buffer):
+                    raise ValueError("the JSON ends inside a string")
+                return
+            del buffer[:start]
+            searched, start = end - start, 0
+            chunk = next(source, None)
+            at_end = chunk is None
+            buffer += chunk or b""
+            continue
+        if token[0] == "string" and len(token[1]) >= LONG_STRING:
+            token = ("string", seen.setdefault(token[1], token[1]))
+        yield token
+        start = searched = end
+
+
+def next_token(buffer: bytearray, start: int, searched: int, at_end: bool) -> tuple[Token | None, int]:
+    """The token at `start` and the offset after it; None if it needs more bytes (then: searched up to)."""
+    if start == len(buffer):
+        return None, start
+    first = buffer[start]
+    if first in b"{}[]:,":
+        return (chr(first), None), start + 1
+    if first == ord('"'):
+        return string_token(buffer, start, max(searched, start + 1))
+    match = JSON_SCALAR.match(buffer, start)
+    if match is None:
+        raise ValueError(f"unexpected byte {bytes([first])!r} in JSON")
+    if match.end() == len(buffer) and not at_end:  # the number may go on in the next chunk
+        return None, start
+    return ("value", json.loads(match.group())), match.end()
+
+
+def string_token(buffer: bytearray, start: int, searched: int) -> tuple[Token | None, int]:
+    """The string opened at `start`, decoded straight from the buffer (no copy of its bytes)."""
+    while (quote := buffer.find(b'"', searched)) != -1:
+        before = quote
+        while buffer[before - 1] == ord("\\"):
+            before -= 1
+        if (quote - before) % 2 == 0:  # not escaped: the string ends here
+            with memoryview(buffer) as view:
+                if buffer.find(b"\\", start, quote) == -1:
+                    return ("string", str(view[start + 1 : quote], "utf-8")), quote + 1
+                quoted = str(view[start : quote + 1], "utf-8")
+            return ("string", json.decoder.scanstring(quoted, 1)[0]), quote + 1
+        searched = quote + 1
+    return None, len(buffer)
+
+
 # --- Terminal safety --------------------------------------------------------------------------
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -701,28 +811,30 @@ class Client:
                 self.say(f"< {name}: {value}")
         return response
 
-    def json(self, response: requests.Response) -> Any:
-        """Read a whole response as JSON; an HTML page or garbage is a clear error, not a dump."""
+    def json(self, response: requests.Response, streamed: bool = False) -> Any:
+        """Read a whole response as JSON; an HTML page or garbage is a clear error, not a dump.
+
+        A `streamed` response (requested with stream=True: /run's) is parsed as it arrives.
+        """
         content_type = response.headers.get("Content-Type", "")
-        try:
-            body = response.content
-        except Exception as exc:
-            raise network_error(exc, self.config.url, self.config.timeout) from exc
         if "json" not in content_type:
+            response.close()
             raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
         try:
-            return json.loads(body)
+            if streamed:
+                return parse_json_chunks(self.chunks(response))
+            return json.loads(response.content)  # already read: requests reads unstreamed bodies at once
         except ValueError as exc:
             raise failure_error("not-json", status=response.status_code, content_type="malformed JSON") from exc
 
     def chunks(self, response: requests.Response) -> Iterator[bytes]:
-        """Bytes as they arrive: no fixed-size buffer, so each event is seen at once."""
-        read = getattr(response.raw, "read1", None)
+        """Bytes as they arrive, decompressed: no fixed-size buffer, so each event is seen at once."""
+        read = getattr(response.raw, "read1", None)  # urllib3 2.2 and later
         try:
             if read is None:
                 yield from response.iter_content(chunk_size=None)
                 return
-            while chunk := read(65536):
+            while chunk := read(65536, decode_content=True):
                 yield chunk
         except Exception as exc:
             raise network_error(exc, self.config.url, self.config.timeout) from exc
@@ -783,9 +895,9 @@ def run_body(config: Config, message: str, session_id: str) -> dict:
 def run_flow(client: Client, message: str, session_id: str) -> dict:
     """One non-streaming run: the server's whole JSON response."""
     response = client.request(
-        "POST", run_path(client.config.flow, False), json=run_body(client.config, message, session_id)
+        "POST", run_path(client.config.flow, False), stream=True, json=run_body(client.config, message, session_id)
     )
-    result = client.json(response)
+    result = client.json(response, streamed=True)
     return result if isinstance(result, dict) else {"outputs": [], "result": result}
 
 
@@ -805,7 +917,7 @@ def stream_flow(
         headers={"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"},
     )
     if "json" in response.headers.get("Content-Type", ""):  # Langflow up to 1.1.1, or streaming off
-        return show_old_stream(client, client.json(response), session_id, show)
+        return show_old_stream(client, client.json(response, streamed=True), session_id, show)
     shown = False
 
     def show_and_note(text: str) -> None:
@@ -908,13 +1020,14 @@ def list_flows(client: Client) -> list[dict]:
 # --- Printing ---------------------------------------------------------------------------------
 
 
-def make_show(out: TextIO) -> Callable[[str], None]:
-    """Write and flush each piece at once; escape control characters only for a terminal."""
+def make_show(out: TextIO, flush: bool = True) -> Callable[[str], None]:
+    """Write (and flush) each piece at once; escape control characters only for a terminal."""
     safe = out.isatty()
 
     def show(text: str) -> None:
         out.write(terminal_safe(text) if safe else text)
-        out.flush()
+        if flush:
+            out.flush()
 
     return show
 
@@ -926,12 +1039,12 @@ def flows_table(flows: list[dict]) -> str:
 
 
 def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
-    text = (
-        json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        if compact
-        else json.dumps(data, ensure_ascii=False, indent=2)
-    )
-    make_show(out)(text + "\n")
+    """Written piece by piece: a long reply's JSON is never built as one more whole copy."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    write = make_show(out, flush=False)
+    for piece in json.JSONEncoder(ensure_ascii=False, **layout).iterencode(data):
+        write(piece)
+    make_show(out)("\n")
 
 
 # --- main -------------------------------------------------------------------------------------

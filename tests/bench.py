@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import contextlib
+import gzip
 import itertools
 import json
 import os
@@ -46,7 +47,6 @@ from fake_langflow import (  # noqa: E402
     Reply,
     event_line,
     event_stream,
-    json_reply,
     run_response,
     stream_events,
 )
@@ -224,8 +224,9 @@ def new_tables() -> dict[str, Table]:
             ["Server", "Case", "Peak RSS MB", "RSS MB at turns", "Wall s", "Goal", "Result"],
             notes=[
                 "Peak = the client's own VmHWM at exit; RSS at a turn = its VmRSS when that turn's request arrives. "
-                "A 5 MB reply is a ~26 MB JSON body, as Langflow repeats the text in five places of /run's response; "
-                "its stream repeats it in two add_message events and the end event."
+                "A 5 MB reply is a ~26 MB JSON body, as Langflow repeats the text in five places of /run's response "
+                "(sent gzip-compressed, as Langflow 1.13 does); its stream repeats it in two add_message events and "
+                "the end event."
             ],
         ),
         "startup": Table(
@@ -713,12 +714,14 @@ def big_text(size: int) -> str:
 
 
 def measure_big_reply(table: Table, fake: BenchFake, target: Target) -> None:
-    """A 5 MB reply: whole (`--text`; Langflow's JSON repeats the text in five places) and streamed
+    """A 5 MB reply: whole (`--text` and JSON; Langflow's JSON repeats the text in five places) and streamed
     (1 KB tokens, then the whole text again in add_message and end events, as Langflow sends it)."""
     text = big_text(REPLY_BYTES)
     tokens = [text[start : start + 1024] for start in range(0, len(text), 1024)]
+    whole = gzip.compress(json.dumps(run_response("s", [text], "go")).encode())  # Langflow gzips /run's JSON
     cases = {
-        "5 MB reply, `chat_example.py --text`": (["--text"], json_reply(run_response("s", [text], "go"))),
+        "5 MB reply, `chat_example.py --text`": (["--text"], Reply(body=whole, headers={"Content-Encoding": "gzip"})),
+        "5 MB reply, `chat_example.py` (JSON)": ([], Reply(body=whole, headers={"Content-Encoding": "gzip"})),
         "5 MB reply, `chat_example.py --stream`": (["--stream"], event_stream(stream_events("s", "go", text, tokens))),
     }
     for case, (options, reply) in cases.items():

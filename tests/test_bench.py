@@ -21,13 +21,14 @@ EXPECTED_ROWS = [
     r"\| local test server \| streaming \(default\) \| 100 \| 1 \|",
     r"\| local test server \| `--no-stream` \| 100 \| 1 \|",
     r"\| local test server \| 5 MB reply, `chat_example.py --text` \|",
+    r"\| local test server \| 5 MB reply, `chat_example.py` \(JSON\) \|",
     r"\| local test server \| 5 MB reply, `chat_example.py --stream` \|",
     r"\| local test server \| 500 turns, `chat_session.py` piped \(streaming\) \|",
     r"\| `python -c pass` \|",
     r"\| `chat_example.py --version` \|",
     r"\| \*\*all imports the client adds\*\* \|",
 ]
-GOAL_ROWS = 8  # one-shot 1, token latency 2, conversation 2, memory 3
+GOAL_ROWS = 9  # one-shot 1, token latency 2, conversation 2, memory 4
 
 
 def test_quick_benchmark_prints_every_measurement() -> None:

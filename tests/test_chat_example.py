@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 server or flow error, 2 usage or configuration, 3 authentica
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import os
@@ -323,6 +324,31 @@ def test_a_200_html_page_is_a_flow_error_not_a_reply(cli, fake):
 def test_malformed_json_is_a_flow_error(cli, fake):
     fake.script(RUN, Reply(body=b'{"outputs": [{"outputs": [', content_type="application/json"))
     assert "malformed JSON" in error_line(cli("hi"), 1)
+
+
+def test_a_json_reply_arriving_in_small_pieces_is_read_whole(cli, fake):
+    text = 'a "quote", a \\ backslash, a tab\t and an emoji 👋 cut between pieces'
+    body = json.dumps(run_response("s", [text], "hi"), ensure_ascii=False).encode()
+    fake.script(RUN, Reply(chunks=[(0, body[start : start + 5]) for start in range(0, len(body), 5)]))
+    result = cli("hi", "--text")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == text + "\n"
+
+
+def test_a_gzip_compressed_json_reply_is_read(cli, fake):
+    # Langflow compresses /run's JSON when the client accepts gzip, as requests does
+    body = gzip.compress(json.dumps(run_response("s", ["squeezed " * 100], "hi")).encode())
+    fake.script(RUN, Reply(body=body, headers={"Content-Encoding": "gzip"}))
+    result = cli("hi", "--text")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "squeezed " * 100 + "\n"
+
+
+def test_a_json_reply_whose_connection_drops_is_a_network_error(cli, fake):
+    body = json.dumps(run_response("s", ["never finished"], "hi")).encode()
+    fake.script(RUN, Reply(chunks=[(0, body[:60])], cut=True))
+    result = cli("hi", "--text")
+    assert "dropped" in error_line(result, 4) and result.stdout == ""
 
 
 # --- Network errors and retries ----------------------------------------------------------------

@@ -533,6 +533,20 @@ def test_a_piped_conversation_uses_one_connection_and_one_session(
     assert len(set(sent_session_ids(fake))) == 1
 
 
+def test_a_piped_conversation_without_streaming_also_uses_one_connection(
+    fake: FakeLangflow, piped: Callable[..., Completed]
+) -> None:
+    # chunked JSON bodies: the connection is reusable only if each body is read to its last chunk
+    for text in ("one", "two", "three"):
+        body = json.dumps(run_response("s", [text], text)).encode()
+        fake.script(RUN, Reply(chunks=[(0, body[:20]), (0, body[20:])]))
+
+    result = piped("--no-stream", stdin="one\ntwo\nthree\n")
+
+    assert result.stdout == "User: one\nAI: one\n\nUser: two\nAI: two\n\nUser: three\nAI: three\n\n"
+    assert fake.connections == 1
+
+
 def test_a_failed_piped_turn_is_reported_on_stderr_the_rest_still_sent_and_the_exit_is_1(
     fake: FakeLangflow, piped: Callable[..., Completed]
 ) -> None:

@@ -37,6 +37,7 @@ from chat_example import (
     output_text,
     parse_args,
     parse_event_line,
+    parse_json_chunks,
     parse_tweaks,
     read_message,
     reply_texts,
@@ -283,6 +284,74 @@ def test_an_unneeded_end_line_is_dropped_unparsed_and_given_as_a_bare_end():
 def test_an_end_line_is_parsed_whole_when_its_content_is_needed():
     end = {"event": "end", "data": {"result": {"outputs": []}}}
     assert list(split_events([json.dumps(end).encode() + b"\n\n"], skip_end=lambda: False)) == [end]
+
+
+# --- Reading a whole /run response as it arrives: parse_json_chunks ----------------------------
+
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(['"', "\\", '\\"', "\\\\", "👋", "x" * 1100]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@no_deadline
+@given(any_json, st.booleans(), st.sampled_from([None, 2]), st.data())
+def test_parse_json_chunks_reads_what_json_loads_reads_however_the_bytes_are_chunked(value, ensure_ascii, indent, data):
+    body = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent).encode()
+    cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=12), label="cuts")
+    assert parse_json_chunks(split_at(body, cuts)) == json.loads(body)
+
+
+def test_a_string_is_read_right_wherever_a_chunk_ends_in_it():
+    body = json.dumps({"text": 'a \\" quote after a backslash \\\\ and 👋', "n": -1.5e3}, ensure_ascii=False).encode()
+    for cut in range(len(body) + 1):
+        assert parse_json_chunks([body[:cut], body[cut:]]) == json.loads(body), cut
+    assert parse_json_chunks([bytes([byte]) for byte in body]) == json.loads(body)
+
+
+def test_a_long_text_repeated_in_the_response_is_held_once():
+    text = "lorem ipsum " * 1000
+    result = parse_json_chunks([json.dumps(run_response("s", [text], "hi")).encode()])
+    (output,) = result["outputs"][0]["outputs"]
+    copies = [output["results"]["message"]["text"], output["artifacts"]["message"], output["messages"][0]["message"]]
+    assert copies[0] == text and all(copy is copies[0] for copy in copies)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"[",
+        b'{"a": 1',
+        b'{"a": "cut',
+        b"[1,]",
+        b"[,1]",
+        b'{"a": 1,}',
+        b'{"a" 1}',
+        b"[1 2]",
+        b"{1: 2}",
+        b"]",
+        b'{"a": 1}]',
+        b'{"a": 1} x',
+        b"tru",
+        b"01",
+        b"[1.]",
+        b"[1}",
+        b'{"a"}',
+        b"<html>",
+        b'"\xff"',
+    ],
+)
+def test_malformed_json_is_a_value_error_however_it_is_chunked(body):
+    for chunks in ([body], [bytes([byte]) for byte in body]):
+        with pytest.raises(ValueError):
+            parse_json_chunks(chunks)
 
 
 # --- Showing a stream: show_stream -------------------------------------------------------------

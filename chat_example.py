@@ -8,6 +8,7 @@ event-stream reader, reply-text extraction and the error table live here.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -155,7 +156,7 @@ def network_error(exc: BaseException, url: str, timeout: float) -> ClientError:
     return failure_error("dropped", **facts)
 
 
-# --- Pure Langflow rules: error bodies, reply text, event-stream framing ------------------------
+# --- Pure Langflow rules: error bodies, reply text --------------------------------------------
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -269,116 +270,6 @@ def stream_urls(response: Any) -> list[str]:
     return urls
 
 
-END_EVENT_STARTS = (b'{"event": "end"', b'{"event":"end"')
-
-
-def split_events(chunks: Iterable[bytes], skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
-    """Frame Langflow's stream: one JSON object per line, blank lines between, any chunking.
-
-    A line's pieces are joined once, at its newline, so a long line costs no repeated copies.
-    The `end` line repeats the whole response (a 5 MB reply makes it ~26 MB): when skip_end()
-    says its content is not needed, it is dropped as it arrives and yielded as a bare `end`.
-    """
-    pieces: list[bytes] = []
-    dropping = False
-    for chunk in chunks:
-        for index, piece in enumerate(chunk.split(b"\n")):
-            if index:  # a newline ended the line before this piece
-                yield from finished_line(pieces, dropping)
-                pieces, dropping = [], False
-            if not pieces and not dropping and piece.startswith(END_EVENT_STARTS) and skip_end():
-                dropping = True
-            elif piece and not dropping:
-                pieces.append(piece)
-    yield from finished_line(pieces, dropping)
-
-
-def finished_line(pieces: list[bytes], dropped: bool) -> list[dict]:
-    """The event of a whole line: none for a blank line, a bare `end` for a dropped one."""
-    if dropped:
-        return [{"event": "end", "data": {}}]
-    event = parse_event_line(b"".join(pieces))
-    return [] if event is None else [event]
-
-
-def parse_event_line(line: bytes) -> dict | None:
-    text = line.strip()
-    if text.startswith(b"data:"):  # tolerate SSE framing from proxies or old servers
-        text = text[5:].strip()
-    if not text or text.startswith((b"event:", b"id:", b"retry:", b":")):
-        return None
-    try:
-        event = json.loads(text)
-    except ValueError as exc:
-        raise ClientError(
-            f"the server sent a malformed event: {one_line(text.decode('utf-8', 'replace'), 80)}", EXIT_FLOW
-        ) from exc
-    return event if isinstance(event, dict) else {"event": "unknown", "data": event}
-
-
-def event_error_message(data: Any) -> str:
-    """Langflow's `error` event carries either a message (text) or {"error": "500: {...}"}."""
-    return detail_message(data) or "unknown error"
-
-
-def is_whole_reply(message: dict) -> bool:
-    """A finished reply message; a "partial" one already holds the first token, which comes again."""
-    return (
-        bool(message.get("text"))
-        and message.get("sender") != "User"
-        and message.get("category", "message") == "message"
-        and _dig(message, "properties", "state") != "partial"
-    )
-
-
-def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
-    """Show the reply as it streams, each message once; return the `end` event's result.
-
-    Token events are shown as they come; a message that arrived whole (a model that
-    does not stream) is shown from add_message, and if nothing was shown, from `end`.
-    """
-    shown: set[Any] = set()
-    current: Any = None
-
-    def start(message_id: Any) -> None:
-        nonlocal current
-        if shown and message_id != current:
-            show("\n\n")
-        current = message_id
-        shown.add(message_id)
-
-    for event in events:
-        kind, data = event.get("event"), event.get("data")
-        if kind == "error":
-            raise failure_error("flow-error", detail=event_error_message(data))
-        data = data if isinstance(data, dict) else {}
-        if kind == "token" and data.get("chunk"):
-            start(data.get("id", "tokens"))
-            show(str(data["chunk"]))
-        elif kind == "add_message" and is_whole_reply(data):
-            message_id = data.get("id") or data.get("text")
-            if message_id not in shown:
-                start(message_id)
-                show(str(data["text"]))
-        elif kind == "end":
-            result = data.get("result", {})
-            if not shown:
-                for text in reply_texts(result):
-                    start(text)
-                    show(text)
-            return result if isinstance(result, dict) else {}
-    raise failure_error("cut-short")
-
-
-def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None:
-    """The old stream_url stream: data lines of {"chunk": ...} until the server closes it."""
-    for event in events:
-        if event.get("error"):
-            raise failure_error("flow-error", detail=detail_message(event["error"]))
-        if isinstance(event.get("chunk"), str):
-            show(event["chunk"])
-
-
 # --- JSON read as it arrives: /run's response repeats the reply text five times ----------------
 
 JSON_SPACE = re.compile(rb"[ \t\r\n]*")
@@ -390,8 +281,14 @@ NO_MORE: Token = ("end of input", None)
 
 def parse_json_chunks(chunks: Iterable[bytes]) -> Any:
     """What json.loads would return, but holding only the token being read and one copy of each long
-    string. For a 5 MB reply json.loads needs the ~26 MB body, its decoded text and five copies at once."""
-    tokens = json_tokens(chunks)
+    string. For a 5 MB reply json.loads needs the ~26 MB body, its decoded text and five copies at once.
+    A body that comes in one chunk (the usual small one) goes to json.loads, which is faster."""
+    source = iter(chunks)
+    first = next(source, b"")
+    second = next(source, None)
+    if second is None:
+        return json.loads(first)
+    tokens = json_tokens(itertools.chain([first, second], source))
     value = json_value(tokens, next(tokens, NO_MORE))
     extra = next(tokens, None)
     if extra is not None:
@@ -487,6 +384,150 @@ def string_token(buffer: bytearray, start: int, searched: int) -> tuple[Token | 
             return ("string", json.decoder.scanstring(quoted, 1)[0]), quote + 1
         searched = quote + 1
     return None, len(buffer)
+
+
+# --- The event stream: framing and showing -----------------------------------------------------
+
+END_EVENT_STARTS = (b'{"event": "end"', b'{"event":"end"')
+
+
+def split_events(chunks: Iterable[bytes], skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    """Frame Langflow's stream: one JSON object per line, blank lines between, any chunking.
+
+    A line that arrives whole is parsed at once. A longer one is parsed as its pieces arrive,
+    never joined: Langflow 1.13 sends a finished reply twice in add_message, its text twice in
+    each. The `end` line repeats the whole response (a 5 MB reply makes it ~26 MB): when
+    skip_end() says its content is not needed, it is dropped as it arrives, yielded as a bare `end`.
+    """
+    lines = LineReader(chunks)
+    while (first := lines.piece()) is not None:
+        if first.startswith(END_EVENT_STARTS) and skip_end():
+            for _dropped in lines.rest():
+                pass
+            yield {"event": "end", "data": {}}
+            continue
+        if lines.line_done:
+            event = parse_event_line(first)
+        elif first.startswith(b"{"):
+            event = parse_long_event(first, lines.rest())
+        else:  # a long line in another framing (SSE from a proxy or an old server)
+            event = parse_event_line(b"".join([first, *lines.rest()]))
+        if event is not None:
+            yield event
+
+
+class LineReader:
+    """Lines of a byte stream, handed out piece by piece: each piece is read only when asked for."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.source = iter(chunks)
+        self.chunk, self.at = b"", 0
+        self.line_done = True  # the last piece ended its line
+
+    def piece(self) -> bytes | None:
+        """The next piece of the current line (up to its newline, or to the chunk's end); None at the end."""
+        while self.at >= len(self.chunk):
+            chunk = next(self.source, None)
+            if chunk is None:
+                return None
+            self.chunk, self.at = chunk, 0
+        newline = self.chunk.find(b"\n", self.at)
+        end = len(self.chunk) if newline == -1 else newline
+        piece, self.at, self.line_done = self.chunk[self.at : end], end + 1, newline != -1
+        return piece
+
+    def rest(self) -> Iterator[bytes]:
+        """The current line's remaining pieces."""
+        while not self.line_done and (piece := self.piece()) is not None:
+            yield piece
+
+
+def parse_long_event(first: bytes, rest: Iterable[bytes]) -> dict:
+    try:
+        event = parse_json_chunks(itertools.chain([first], rest))
+    except ValueError as exc:
+        raise malformed_event(first) from exc
+    return event if isinstance(event, dict) else {"event": "unknown", "data": event}
+
+
+def parse_event_line(line: bytes) -> dict | None:
+    text = line.strip()
+    if text.startswith(b"data:"):  # tolerate SSE framing from proxies or old servers
+        text = text[5:].strip()
+    if not text or text.startswith((b"event:", b"id:", b"retry:", b":")):
+        return None
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        raise malformed_event(text) from exc
+    return event if isinstance(event, dict) else {"event": "unknown", "data": event}
+
+
+def malformed_event(line: bytes) -> ClientError:
+    return ClientError(f"the server sent a malformed event: {one_line(line.decode('utf-8', 'replace'), 80)}", EXIT_FLOW)
+
+
+def event_error_message(data: Any) -> str:
+    """Langflow's `error` event carries either a message (text) or {"error": "500: {...}"}."""
+    return detail_message(data) or "unknown error"
+
+
+def is_whole_reply(message: dict) -> bool:
+    """A finished reply message; a "partial" one already holds the first token, which comes again."""
+    return (
+        bool(message.get("text"))
+        and message.get("sender") != "User"
+        and message.get("category", "message") == "message"
+        and _dig(message, "properties", "state") != "partial"
+    )
+
+
+def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
+    """Show the reply as it streams, each message once; return the `end` event's result.
+
+    Token events are shown as they come; a message that arrived whole (a model that
+    does not stream) is shown from add_message, and if nothing was shown, from `end`.
+    """
+    shown: set[Any] = set()
+    current: Any = None
+
+    def start(message_id: Any) -> None:
+        nonlocal current
+        if shown and message_id != current:
+            show("\n\n")
+        current = message_id
+        shown.add(message_id)
+
+    for event in events:
+        kind, data = event.get("event"), event.get("data")
+        if kind == "error":
+            raise failure_error("flow-error", detail=event_error_message(data))
+        data = data if isinstance(data, dict) else {}
+        if kind == "token" and data.get("chunk"):
+            start(data.get("id", "tokens"))
+            show(str(data["chunk"]))
+        elif kind == "add_message" and is_whole_reply(data):
+            message_id = data.get("id") or data.get("text")
+            if message_id not in shown:
+                start(message_id)
+                show(str(data["text"]))
+        elif kind == "end":
+            result = data.get("result", {})
+            if not shown:
+                for text in reply_texts(result):
+                    start(text)
+                    show(text)
+            return result if isinstance(result, dict) else {}
+    raise failure_error("cut-short")
+
+
+def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None:
+    """The old stream_url stream: data lines of {"chunk": ...} until the server closes it."""
+    for event in events:
+        if event.get("error"):
+            raise failure_error("flow-error", detail=detail_message(event["error"]))
+        if isinstance(event.get("chunk"), str):
+            show(event["chunk"])
 
 
 # --- Terminal safety --------------------------------------------------------------------------

@@ -225,8 +225,8 @@ def new_tables() -> dict[str, Table]:
             notes=[
                 "Peak = the client's own VmHWM at exit; RSS at a turn = its VmRSS when that turn's request arrives. "
                 "A 5 MB reply is a ~26 MB JSON body, as Langflow repeats the text in five places of /run's response "
-                "(sent gzip-compressed, as Langflow 1.13 does); its stream repeats it in two add_message events and "
-                "the end event."
+                "(sent gzip-compressed, as Langflow 1.13 does); its stream repeats it in two add_message events "
+                "(twice in each) and the end event. Langflow's counter flow sends 5 MB when the message says `big`."
             ],
         ),
         "startup": Table(
@@ -725,14 +725,29 @@ def measure_big_reply(table: Table, fake: BenchFake, target: Target) -> None:
         "5 MB reply, `chat_example.py --stream`": (["--stream"], event_stream(stream_events("s", "go", text, tokens))),
     }
     for case, (options, reply) in cases.items():
-        log(f"peak RSS: {case}")
         fake.script("/api/v1/run/", reply)
-        run = run_for_memory([PYTHON, CHAT_EXAMPLE, *options, "go"], target)
-        if text not in run.output.decode():
-            raise BenchError(f"{case}: the reply was not printed whole")
-        ok = run.peak_mb < RSS_GOAL_MB
-        goal = f"< {RSS_GOAL_MB:g} MB"
-        table.rows.append([target.server, case, f"{run.peak_mb:.1f}", "", f"{run.seconds:.2f}", goal, verdict(ok)])
+        measure_one_big_reply(table, target, case, [*options, "go"], text)
+
+
+def measure_big_reply_langflow(table: Table, counter: Target) -> None:
+    """The counter flow adds 5 MB to its reply when the message says "big" (1 KB tokens when streaming)."""
+    text = big_text(REPLY_BYTES)
+    for case, options in {
+        "5 MB reply, `chat_example.py --text`": ["--text"],
+        "5 MB reply, `chat_example.py` (JSON)": [],
+        "5 MB reply, `chat_example.py --stream`": ["--stream"],
+    }.items():
+        measure_one_big_reply(table, counter, case, [*options, "big"], text)
+
+
+def measure_one_big_reply(table: Table, target: Target, case: str, arguments: list[str], text: str) -> None:
+    log(f"peak RSS against {target.server}: {case}")
+    run = run_for_memory([PYTHON, CHAT_EXAMPLE, *arguments], target)
+    if text not in run.output.decode():
+        raise BenchError(f"{case}: the reply was not printed whole")
+    ok = run.peak_mb < RSS_GOAL_MB
+    goal = f"< {RSS_GOAL_MB:g} MB"
+    table.rows.append([target.server, case, f"{run.peak_mb:.1f}", "", f"{run.seconds:.2f}", goal, verdict(ok)])
 
 
 def measure_long_conversation(table: Table, fake: BenchFake, target: Target, turns: int) -> None:
@@ -871,6 +886,7 @@ def langflow_phase(tables: dict[str, Table], workdir: Path, plan: Plan, sdk_pyth
         measure_one_shot(tables["one_shot"], echo, sdk_python, plan.langflow_runs)
         measure_tokens_langflow(tables["tokens"], counter, plan.token_runs)
         measure_turns_langflow(tables["turns"], echo, plan.turns)
+        measure_big_reply_langflow(tables["memory"], counter)
     finally:
         server.stop()
 

@@ -26,7 +26,7 @@ def write_env(path: Path, server: LangflowServer) -> None:
         f"{MARKER}: a throwaway local Langflow; safe to delete.\n"
         f"LANGFLOW_URL={server.url}\n"
         f"LANGFLOW_API_KEY={server.api_key}\n"
-        f"# counter: replies 'turn N: <message>' word by word; say 'slowly' or 'explode' to test.\n"
+        f"# counter: replies 'turn N: <message>' word by word; say 'slowly', 'explode' or 'big' to test.\n"
         f"LANGFLOW_FLOW_ID={server.counter_endpoint}\n"
         f"# echo: replies with your message. To use it: LANGFLOW_FLOW_ID={server.echo_endpoint}\n",
         encoding="utf-8",

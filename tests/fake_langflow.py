@@ -43,6 +43,7 @@ def message_event(text: str, sender: str, session_id: str, message_id: str, stat
         "data": {
             "id": message_id,
             "text": text,
+            "data": {"text": text},  # Langflow 1.13 repeats the text here
             "sender": sender,
             "sender_name": "User" if sender == "User" else "AI",
             "session_id": session_id,

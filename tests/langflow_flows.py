@@ -39,7 +39,8 @@ class CounterModel(Component):
 
     Replies "turn N: <message>", N being the number of user messages stored for this
     session including the current one. Words arrive 0.1 s apart (1 s when the
-    message contains "slowly"); "explode" makes it raise. A non-streaming run
+    message contains "slowly"); "explode" makes it raise; "big" adds 5 MB of text,
+    sent at once in 1 KB tokens (for the benchmark). A non-streaming run
     (stream=false) waits the same total time and returns the whole text at once.
     """
 
@@ -73,6 +74,9 @@ class CounterModel(Component):
         session_id = self.graph.session_id
         reply = f"turn {await self._turn_number(session_id)}: {text}"
         tokens = re.findall(r"\\s*\\S+|\\s+", reply)
+        if "big" in words:
+            reply += " " + ("lorem ipsum dolor sit amet " * 200_000)[: 5 * 1024 * 1024]
+            tokens, delay = [reply[start : start + 1024] for start in range(0, len(reply), 1024)], 0.0
 
         async def chunks():
             for i, token in enumerate(tokens):

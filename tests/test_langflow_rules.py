@@ -104,6 +104,26 @@ def test_split_events_joins_a_character_cut_between_two_chunks():
 )
 def test_split_events_tolerates_other_framings(framing):
     assert list(split_events([framing])) == [{"event": "end"}]
+    assert list(split_events([bytes([byte]) for byte in framing])) == [{"event": "end"}]
+
+
+def test_each_event_is_yielded_before_the_next_chunk_is_read():
+    first, second = (langflow_stream([{"event": "token", "data": {"chunk": text}}]) for text in "ab")
+    read: list[bytes] = []
+
+    def arriving() -> Iterator[bytes]:
+        for chunk in (first, second[:9], second[9:]):
+            read.append(chunk)
+            yield chunk
+
+    events = split_events(arriving())
+    assert next(events) == {"event": "token", "data": {"chunk": "a"}} and len(read) == 1
+    assert next(events) == {"event": "token", "data": {"chunk": "b"}} and len(read) == 3
+
+
+def test_a_malformed_event_split_across_chunks_is_a_flow_error():
+    with fails_with(EXIT_FLOW, "malformed event", '{"event": "token"'):
+        list(split_events([b'{"event": "token", "data": ', b"{broken}\n\n"]))
 
 
 @pytest.mark.parametrize("line", [b"", b"   ", b"\r", b": keep-alive", b"event: message", b"id: 7", b"retry: 100"])
@@ -317,7 +337,8 @@ def test_a_string_is_read_right_wherever_a_chunk_ends_in_it():
 
 def test_a_long_text_repeated_in_the_response_is_held_once():
     text = "lorem ipsum " * 1000
-    result = parse_json_chunks([json.dumps(run_response("s", [text], "hi")).encode()])
+    body = json.dumps(run_response("s", [text], "hi")).encode()
+    result = parse_json_chunks(split_at(body, [len(body) // 2]))
     (output,) = result["outputs"][0]["outputs"]
     copies = [output["results"]["message"]["text"], output["artifacts"]["message"], output["messages"][0]["message"]]
     assert copies[0] == text and all(copy is copies[0] for copy in copies)

@@ -270,7 +270,7 @@ def stream_urls(response: Any) -> list[str]:
     return urls
 
 
-# --- JSON read as it arrives: /run's response repeats the reply text five times ----------------
+# --- JSON read as it arrives: Langflow repeats a reply's text up to five times in one body -----
 
 JSON_SPACE = re.compile(rb"[ \t\r\n]*")
 JSON_SCALAR = re.compile(rb"[-+.0-9A-Za-z]+")  # a number, true, false or null: json.loads checks which

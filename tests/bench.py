@@ -121,7 +121,7 @@ class Plan:
     import_runs: int  # -X importtime repetitions
 
 
-FULL = Plan(runs=30, langflow_runs=15, token_runs=3, turns=100, memory_turns=500, import_runs=7)
+FULL = Plan(runs=30, langflow_runs=40, token_runs=3, turns=100, memory_turns=500, import_runs=7)
 QUICK = Plan(runs=3, langflow_runs=3, token_runs=1, turns=100, memory_turns=500, import_runs=2)
 
 

@@ -239,15 +239,17 @@ def output_text(output: dict) -> str | None:
     return None
 
 
-def reply_texts(response: Any) -> list[str]:
-    """Every output component's text, in order (a run can have several outputs, or none)."""
-    texts = []
+def run_outputs(response: Any) -> Iterator[dict]:
+    """Each output component of a run response, in order: outputs[i].outputs[j]."""
     for run_output in _dig(response, "outputs") or []:
         for output in _dig(run_output, "outputs") or []:
-            text = output_text(output) if isinstance(output, dict) else None
-            if text:
-                texts.append(text)
-    return texts
+            if isinstance(output, dict):
+                yield output
+
+
+def reply_texts(response: Any) -> list[str]:
+    """Every output component's text, in order (a run can have several outputs, or none)."""
+    return [text for output in run_outputs(response) if (text := output_text(output))]
 
 
 def reply_text(response: Any) -> str:
@@ -261,12 +263,11 @@ def reply_text(response: Any) -> str:
 def stream_urls(response: Any) -> list[str]:
     """Old Langflow (up to 1.1.1) answers stream=true with JSON that points at a stream per output."""
     urls = []
-    for run_output in _dig(response, "outputs") or []:
-        for output in _dig(run_output, "outputs") or []:
-            for place in (_dig(output, "artifacts"), _dig(output, "outputs", "message", "message")):
-                if isinstance(place, dict) and isinstance(place.get("stream_url"), str):
-                    urls.append(place["stream_url"])
-                    break
+    for output in run_outputs(response):
+        for place in (_dig(output, "artifacts"), _dig(output, "outputs", "message", "message")):
+            if isinstance(place, dict) and isinstance(place.get("stream_url"), str):
+                urls.append(place["stream_url"])
+                break
     return urls
 
 
@@ -444,10 +445,9 @@ class LineReader:
 
 def parse_long_event(first: bytes, rest: Iterable[bytes]) -> dict:
     try:
-        event = parse_json_chunks(itertools.chain([first], rest))
+        return as_event(parse_json_chunks(itertools.chain([first], rest)))
     except ValueError as exc:
         raise malformed_event(first) from exc
-    return event if isinstance(event, dict) else {"event": "unknown", "data": event}
 
 
 def parse_event_line(line: bytes) -> dict | None:
@@ -457,10 +457,13 @@ def parse_event_line(line: bytes) -> dict | None:
     if not text or text.startswith((b"event:", b"id:", b"retry:", b":")):
         return None
     try:
-        event = json.loads(text)
+        return as_event(json.loads(text))
     except ValueError as exc:
         raise malformed_event(text) from exc
-    return event if isinstance(event, dict) else {"event": "unknown", "data": event}
+
+
+def as_event(value: Any) -> dict:
+    return value if isinstance(value, dict) else {"event": "unknown", "data": value}
 
 
 def malformed_event(line: bytes) -> ClientError:

@@ -1021,6 +1021,35 @@ def flow_uuid(client: Client) -> str:
     raise ClientError(f"no flow with endpoint name {flow!r} on this server (--list-flows shows the flows)", EXIT_FLOW)
 
 
+MONITOR_PAGE = 200  # Langflow 1.13 answers at most 200 items at once (100 when not asked)
+
+
+def monitor_list(client: Client, path: str, params: dict[str, str]) -> list:
+    """Every item of a monitor listing, page by page (limit/offset), so nothing is silently cut.
+
+    Langflow 1.13 pages (newest items first) and answers at most 200 at once; older releases
+    ignore limit/offset and answer everything: a page longer than asked, or the same page again,
+    means the server does not page.
+    """
+    items: list = []
+    while True:
+        page = client.json(client.request("GET", path, params={**params, "limit": MONITOR_PAGE, "offset": len(items)}))
+        if not isinstance(page, list):
+            raise ClientError(f"the server's answer to {path} was not a list (is this a Langflow server?)", EXIT_FLOW)
+        if items and page == items[: len(page)]:
+            return items
+        items.extend(page)
+        if len(page) != MONITOR_PAGE:
+            return items
+
+
+def session_messages(client: Client, session_id: str) -> list[dict]:
+    """A conversation's stored messages, all of them, oldest first."""
+    params = {"flow_id": flow_uuid(client), "session_id": session_id, "order": "ASC"}
+    messages = [m for m in monitor_list(client, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
+    return sorted(messages, key=lambda m: str(m.get("timestamp", "")))
+
+
 def upload_files(client: Client, paths: list[str]) -> list[str]:
     """Upload each file to the flow; Langflow returns the path to pass to Chat Input."""
     if not paths:

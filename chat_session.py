@@ -322,11 +322,7 @@ def make_history(client: core.Client) -> History:
     """The session's stored messages, oldest first (GET /api/v1/monitor/messages)."""
 
     def history(session_id: str) -> list[tuple[str, str]]:
-        params = {"flow_id": core.flow_uuid(client), "session_id": session_id, "order": "ASC"}
-        messages = client.json(client.request("GET", "/api/v1/monitor/messages", params=params))
-        if not isinstance(messages, list):
-            raise core.ClientError("the server's message list was not a list (is this a Langflow server?)")
-        messages = sorted((m for m in messages if isinstance(m, dict)), key=lambda m: str(m.get("timestamp", "")))
+        messages = core.session_messages(client, session_id)
         return [(str(m.get("sender", "")), error_mark(m) + str(m.get("text", "")).strip()) for m in messages]
 
     return history

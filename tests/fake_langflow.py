@@ -37,6 +37,11 @@ def run_response(session_id: str, texts: list[str], message: str = "") -> dict:
     return {"session_id": session_id, "outputs": [{"inputs": {"input_value": message}, "outputs": outputs}]}
 
 
+def timestamp(number: int) -> str:
+    """The number-th message's stored time: later messages sort later."""
+    return f"2026-11-21 10:{number // 60 % 60:02d}:{number % 60:02d}.{number:06d}"
+
+
 def message_event(text: str, sender: str, session_id: str, message_id: str, state: str = "complete") -> dict:
     return {
         "event": "add_message",
@@ -136,6 +141,7 @@ class FakeLangflow:
         self.closing = threading.Event()  # cuts scripted delays short when the test is over
         self.scripts: dict[str, deque] = defaultdict(deque)
         self.history: dict[str, list[dict]] = defaultdict(list)
+        self.pages = True  # page monitor listings like Langflow 1.13 (False: like releases that do not)
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -182,8 +188,18 @@ class FakeLangflow:
             return json_reply({"flowId": flow, "file_path": f"{flow}/2026-11-21_{name}"})
         if seen.path == "/api/v1/monitor/messages":
             session = seen.query.get("session_id", [""])[0]
-            return json_reply(self.history.get(session, []))
+            return json_reply(self.page(self.history.get(session, []), seen.query))
         return json_reply({"detail": "Not Found"}, status=404)
+
+    def page(self, messages: list[dict], query: dict) -> list[dict]:
+        """Like Langflow 1.13: a window of the newest messages (100 unless asked, 200 at most) shown
+        oldest first; with `pages` off, like older releases: everything, limit and offset ignored."""
+        if not self.pages:
+            return messages
+        limit = min(int(query.get("limit", ["0"])[0]) or 100, 200)
+        offset = int(query.get("offset", ["0"])[0])
+        newest_first = messages[::-1]
+        return newest_first[offset : offset + limit][::-1]
 
     def echo(self, seen: Seen) -> Reply:
         """Like an echo flow: the reply is the message; the session's turns are remembered."""
@@ -196,6 +212,7 @@ class FakeLangflow:
                     "sender_name": "User" if sender == "User" else "AI",
                     "text": text,
                     "session_id": session_id,
+                    "timestamp": timestamp(len(self.history[session_id])),
                 }
             )
         if seen.query.get("stream") == ["true"]:

@@ -22,7 +22,8 @@ import pytest
 from conftest import API_KEY, ROOT
 from fake_langflow import FakeLangflow, Reply, event_stream, json_reply, run_response, stream_events
 
-from chat_session import enable_line_editing
+import chat_example as core
+from chat_session import enable_line_editing, make_history
 
 Completed = subprocess.CompletedProcess[str]
 SCRIPT = str(ROOT / "chat_session.py")
@@ -667,3 +668,32 @@ def test_the_api_key_is_never_printed_when_piped(
     assert result.returncode == 1
     assert API_KEY not in result.stdout
     assert API_KEY not in result.stderr
+
+
+def stored_history(fake: FakeLangflow, session_id: str) -> list[tuple[str, str]]:
+    """/history's messages for a session, read from the fake server by the real client."""
+    config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=10, retries=0)
+    client = core.Client(config)
+    try:
+        return make_history(client)(session_id)
+    finally:
+        client.close()
+
+
+def store_messages(fake: FakeLangflow, session_id: str, count: int) -> None:
+    for number in range(count):
+        stamp = f"2026-11-21 10:{number // 60:02d}:{number % 60:02d}"
+        fake.history[session_id].append({"sender": "User", "text": f"m{number}", "timestamp": stamp})
+
+
+def test_history_of_a_conversation_longer_than_a_page_shows_every_message_in_order(fake: FakeLangflow) -> None:
+    store_messages(fake, "long", 450)
+    texts = [text for _sender, text in stored_history(fake, "long")]
+    assert texts == [f"m{number}" for number in range(450)]
+
+
+def test_history_from_a_server_that_does_not_page_is_read_without_repeats(fake: FakeLangflow) -> None:
+    fake.pages = False
+    store_messages(fake, "long", 200)
+    texts = [text for _sender, text in stored_history(fake, "long")]
+    assert texts == [f"m{number}" for number in range(200)]

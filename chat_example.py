@@ -8,6 +8,7 @@ event-stream reader, reply-text extraction and the error table live here.
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import json
 import math
@@ -569,9 +570,31 @@ def read_env_file(path: str | None) -> dict[str, str]:
         path = ".env"
     elif not os.path.isfile(path):
         raise usage_error(f"env file not found: {path} (check --env-file)")
+    text = read_text_file(path, "env file")
     from dotenv import dotenv_values
 
-    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+    # a stream, not the path: dotenv then never guesses the encoding (1.0.0 loses a variable after a BOM)
+    return {key: value for key, value in dotenv_values(stream=io.StringIO(text)).items() if value is not None}
+
+
+BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def read_text_file(path: str, what: str) -> str:
+    """A settings file as Windows tools write it: UTF-8 with or without a BOM, or UTF-16 with a BOM
+    (PowerShell 5.1's `>`). Anything else is a usage error that names the file, never its contents."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise usage_error(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}") from None
+    encoding = next((name for bom, name in BYTE_ORDER_MARKS if data.startswith(bom)), None)
+    try:
+        if encoding is None and b"\0" in data:  # UTF-16 without a BOM would pass for UTF-8
+            raise UnicodeError
+        return data.decode(encoding or "utf-8")
+    except UnicodeError:
+        raise usage_error(f"{what} {path} is neither UTF-8 nor UTF-16 with a BOM (save it as UTF-8)") from None
 
 
 def parse_number(name: str, value: str, kind: type, minimum: float) -> Any:
@@ -591,11 +614,7 @@ def parse_tweaks(value: str | None) -> dict:
     source = "--tweaks"
     if value.startswith("@"):
         source = value[1:]
-        try:
-            with open(source, encoding="utf-8") as handle:
-                value = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise usage_error(f"cannot read tweaks file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+        value = read_text_file(source, "tweaks file")
     try:
         tweaks = json.loads(value)
     except ValueError as exc:
@@ -1105,6 +1124,19 @@ def make_show(out: TextIO, flush: bool = True) -> Callable[[str], None]:
     return show
 
 
+def utf8_stdio(*streams: TextIO | None) -> None:
+    """UTF-8 on pipes and files whatever the locale, as jq, gh and git do; a terminal keeps its own
+    encoding, and what it cannot show is replaced. Invalid bytes read are replaced, never fatal."""
+    for stream in streams:
+        try:
+            if stream.isatty():
+                stream.reconfigure(errors="replace")
+            else:
+                stream.reconfigure(encoding="utf-8", errors="replace")
+        except (AttributeError, ValueError, OSError):  # not a real stream (embedded, closed): leave it
+            pass
+
+
 def flows_table(flows: list[dict]) -> str:
     rows = [("ENDPOINT", "ID", "NAME")] + [(f["endpoint_name"] or "-", f["id"] or "-", f["name"] or "") for f in flows]
     widths = [max(len(str(row[i])) for row in rows) for i in range(2)]
@@ -1163,13 +1195,22 @@ def ask_and_print(client: Client, args: argparse.Namespace, message: str, sessio
     return EXIT_OK
 
 
+def error_message(error: BaseException) -> str:
+    """What the error line says. A ClientError's text is the client's own; any other exception's
+    text or repr may hold user data (a file's bytes, a reply, the key), so only its type is named."""
+    if isinstance(error, ClientError):
+        return str(error)
+    return f"internal error: {type(error).__name__} (run with -v for the traceback, and report it)"
+
+
 def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> None:
     """One line on stderr; the traceback only when asked for; never the key, never raw control characters."""
     if verbose:
         import traceback
 
-        err.write(terminal_safe(redact(traceback.format_exc(), secret)))
-    err.write(terminal_safe(redact(f"error: {error}", secret)) + "\n")
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        err.write(terminal_safe(redact(trace, secret)))
+    err.write(terminal_safe(redact(f"error: {error_message(error)}", secret)) + "\n")
     err.flush()
 
 
@@ -1181,6 +1222,7 @@ def guarded_main(
 ) -> int:
     """The one place where failures become an error line and an exit code (both scripts use it)."""
     verbose, secret = False, ""
+    utf8_stdio(sys.stdin, sys.stdout, sys.stderr)
     try:
         args = parse(argv)
         verbose = args.verbose
@@ -1197,12 +1239,7 @@ def guarded_main(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as error:  # noqa: BLE001 - a bug still gets one line, not a traceback
-        report(
-            ClientError(f"internal error: {error!r} (run with -v for the traceback, and report it)"),
-            verbose,
-            secret,
-            sys.stderr,
-        )
+        report(error, verbose, secret, sys.stderr)
         return EXIT_FLOW
 
 

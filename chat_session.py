@@ -348,8 +348,7 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
         remember=session_saver(sessions_file, flow_key(config), client.say),
     )
     try:
-        if not stdin.isatty():
-            stdin.reconfigure(errors="replace")  # a stray byte must not end the conversation
+        if not stdin.isatty():  # read as UTF-8, stray bytes replaced (core.utf8_stdio)
             return chat.piped(stdin)
         save_line = enable_line_editing(folder / "history", client.say)
         err.write(f"Langflow chat: {config.url}, flow {config.flow}\n")

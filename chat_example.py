@@ -8,6 +8,7 @@ event-stream reader, reply-text extraction and the error table live here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import itertools
 import json
@@ -19,12 +20,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO, TypeVar
 
 if TYPE_CHECKING:  # requests is imported when first needed, so --help and --version start fast
     import requests
 
 __version__ = "1.0.0"
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FLOW = 1
@@ -807,6 +809,63 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "[redacted]") if secret else text
 
 
+WAIT_STEP = 0.1  # seconds the main thread waits at a time for the network, so Ctrl-C is noticed at once
+HANDOVER = 4  # items (response chunks) that may wait between the worker and the main thread
+
+
+def in_worker(produce: Callable[[], Iterable[T]], stop: Callable[[], None], tick: Callable[[], None]) -> Iterator[T]:
+    """The items of a blocking producer (a request, a response's chunks), run in a worker thread.
+
+    The main thread waits for each item in short steps, calling tick() after each empty one, so
+    Ctrl-C ends the wait within a step on every platform: Windows never interrupts a blocked socket
+    read. When the consumer is interrupted or stops early, stop() shuts the connection, so the
+    worker ends too. A few items at most wait in between: memory stays bounded for any reply.
+    """
+    import queue
+    import threading
+
+    handover: queue.Queue = queue.Queue(maxsize=HANDOVER)
+    gone = threading.Event()
+
+    def deliver(item: tuple[str, Any]) -> bool:
+        while not gone.is_set():
+            try:
+                handover.put(item, timeout=WAIT_STEP)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in produce():
+                if not deliver(("item", item)):
+                    getattr(item, "close", lambda: None)()  # a response nobody will read
+                    return
+            deliver(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
+            deliver(("error", exc))
+
+    threading.Thread(target=work, daemon=True).start()
+    kind = ""
+    try:
+        while True:
+            try:
+                kind, value = handover.get(timeout=WAIT_STEP)
+            except queue.Empty:
+                tick()
+                continue
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        if kind not in ("done", "error"):
+            gone.set()
+            stop()
+
+
 class Client:
     """One connection pool for a run or a whole conversation, with logging and retries."""
 
@@ -818,6 +877,9 @@ class Client:
         self.sleep = sleep
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
+        self.in_use: Any = None  # the connection the current request took from the pool
+        watch_connections(self.http, self.took)
+        self.tick: Callable[[], None] = lambda: None  # called at each step of a wait with nothing new
         if config.api_key:
             self.http.headers["x-api-key"] = config.api_key
         warning = insecure_key_warning(config)
@@ -826,6 +888,23 @@ class Client:
 
     def close(self) -> None:
         self.http.close()
+
+    def took(self, connection: Any) -> None:
+        self.in_use = connection
+
+    def shut_connection(self) -> None:
+        """Wake a worker blocked reading the current connection (shutdown does on every platform; close
+        does not on Linux); the pool opens a new connection for the next request."""
+        import socket
+
+        sock = getattr(self.in_use, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def waiting(self, produce: Callable[[], Iterable[T]]) -> Iterator[T]:
+        """Every blocking network call goes through here: see in_worker."""
+        return in_worker(produce, self.shut_connection, self.tick)
 
     def say(self, line: str) -> None:
         print(terminal_safe(redact(line, self.config.api_key)), file=self.log, flush=True)
@@ -863,8 +942,12 @@ class Client:
                 self.say(f"> {name}: {'[redacted]' if name.lower() == 'x-api-key' else value}")
         started = time.monotonic()
         try:
-            response = self.http.request(
-                method, url, stream=stream, timeout=(CONNECT_TIMEOUT, self.config.timeout), **kwargs
+            (response,) = self.waiting(
+                lambda: [
+                    self.http.request(
+                        method, url, stream=stream, timeout=(CONNECT_TIMEOUT, self.config.timeout), **kwargs
+                    )
+                ]
             )
         except requests.RequestException as exc:
             raise network_error(exc, self.config.url, self.config.timeout) from exc
@@ -892,20 +975,45 @@ class Client:
 
     def chunks(self, response: requests.Response) -> Iterator[bytes]:
         """Bytes as they arrive, decompressed: no fixed-size buffer, so each event is seen at once."""
-        read = getattr(response.raw, "read1", None)  # urllib3 2.2 and later
+
+        def read_all() -> Iterator[bytes]:
+            read = getattr(response.raw, "read1", None)  # urllib3 2.2 and later
+            try:
+                if read is None:
+                    yield from response.iter_content(chunk_size=None)
+                    return
+                while chunk := read(65536, decode_content=True):
+                    yield chunk
+            except Exception as exc:
+                raise network_error(exc, self.config.url, self.config.timeout) from exc
+
         try:
-            if read is None:
-                yield from response.iter_content(chunk_size=None)
-                return
-            while chunk := read(65536, decode_content=True):
-                yield chunk
-        except Exception as exc:
-            raise network_error(exc, self.config.url, self.config.timeout) from exc
+            yield from self.waiting(read_all)
         finally:
             response.close()
 
     def events(self, response: requests.Response, skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
         return split_events(self.chunks(response), skip_end)
+
+
+def watch_connections(session: requests.Session, took: Callable[[Any], None]) -> None:
+    """Tell took() which pooled connection each request uses, so an interrupted wait can shut it."""
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def watched(pool_class: type) -> type:
+        class WatchedPool(pool_class):
+            def _get_conn(self, timeout: float | None = None) -> Any:
+                connection = super()._get_conn(timeout)
+                took(connection)
+                return connection
+
+        return WatchedPool
+
+    for adapter in session.adapters.values():
+        adapter.poolmanager.pool_classes_by_scheme = {
+            "http": watched(HTTPConnectionPool),
+            "https": watched(HTTPSConnectionPool),
+        }
 
 
 def response_error(response: requests.Response) -> ClientError:

@@ -9,6 +9,7 @@ whole: all of standard output, all of standard error.
 from __future__ import annotations
 
 import io
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import chat_example as core
-from chat_session import Chat
+from chat_session import Chat, end_of_input_key
 
 SESSION = "session-1"
 CTRL_C = object()  # typed instead of a line: input() raises KeyboardInterrupt
@@ -68,29 +69,29 @@ class Conversation:
     err: io.StringIO
     remembered: list[str]
     chat: Chat
-    read_lines: list[str] = field(default_factory=list)
-    saved_lines: list[str] = field(default_factory=list)  # what after_line (the history file) got
+    kept: list[str] = field(default_factory=list)  # the input history's entries
 
-    def type(self, *lines: str | object) -> int:
-        """Run the terminal loop while the user types these lines, then Ctrl-D; its exit code."""
+    def type(self, *lines: str | object, echo: bool = False) -> int:
+        """Run the terminal loop while the user types these lines, then Ctrl-D; its exit code.
+
+        With echo, stdout is a file: the prompts and typed lines show on stderr (see line_reader).
+        """
         typed = deque(lines)
+        screen = self.err if echo else self.out
 
         def read_line(prompt: str) -> str:
-            self.out.write(prompt)
+            screen.write(prompt)
             if not typed:
+                screen.write("\n")  # the line reader ends the prompt's line at the end of input
                 raise EOFError
             line = typed.popleft()
             if line is CTRL_C:
                 raise KeyboardInterrupt
-            self.out.write(f"{line}\n")
-            self.read_lines.append(line)
+            screen.write(f"{line}\n")
             return line
 
-        def after_line() -> None:
-            self.saved_lines.append(self.read_lines[-1])
-
         with ctrl_c_must_not_escape():
-            return self.chat.interactive(read_line, after_line)
+            return self.chat.interactive(read_line, self.kept.append, echo=echo)
 
     def pipe(self, text: str) -> int:
         """Run the piped loop on this standard input; its exit code."""
@@ -107,10 +108,10 @@ def ctrl_c_must_not_escape() -> Iterator[None]:
         pytest.fail("Ctrl-C escaped the conversation loop: the program would end with 'interrupted'")
 
 
-def conversation(out: io.StringIO | None = None) -> Conversation:
+def conversation(out: io.StringIO | None = None, end_key: str = "Ctrl-D") -> Conversation:
     flow, err, remembered = FakeFlow(), io.StringIO(), []
     out = out if out is not None else io.StringIO()
-    chat = Chat(flow.ask, flow.history, SESSION, out, err, remember=remembered.append)
+    chat = Chat(flow.ask, flow.history, SESSION, out, err, remember=remembered.append, end_key=end_key)
     return Conversation(flow, out, err, remembered, chat)
 
 
@@ -158,12 +159,26 @@ def test_blank_lines_at_the_prompt_send_nothing(talk: Conversation) -> None:
     assert talk.out.getvalue() == "User: \nUser:    \nUser: hello\nAI: hello\n\nUser: \n"
 
 
-def test_every_typed_line_is_saved_including_failed_turns_and_continuation_lines(talk: Conversation) -> None:
+def test_every_message_and_command_is_one_history_entry_also_after_a_failed_turn(talk: Conversation) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
-    talk.type("this one fails", "/multi", "line one", "/multi", "/exit")
+    talk.type("this one fails", "/multi", "line one", "line two", "/multi", '"""a', 'b"""', "//x", "/exit")
 
-    assert talk.saved_lines == ["this one fails", "/multi", "line one", "/multi", "/exit"]
+    assert talk.kept == ["this one fails", "line one\nline two", "a\nb", "//x", "/exit"]
+
+
+def test_a_line_holding_line_breaks_is_one_message_even_if_it_starts_with_a_slash(talk: Conversation) -> None:
+    talk.type("/etc/hosts says:\n127.0.0.1 localhost")  # a paste, or a multi-line entry recalled
+
+    assert talk.flow.asked == [("/etc/hosts says:\n127.0.0.1 localhost", SESSION)]
+    assert talk.kept == ["/etc/hosts says:\n127.0.0.1 localhost"]
+
+
+def test_with_echo_each_message_is_written_to_stdout_as_in_a_piped_transcript(talk: Conversation) -> None:
+    talk.type("hello", "/session", echo=True)
+
+    assert talk.out.getvalue() == f"User: hello\nAI: hello\n\n{SESSION}\n"
+    assert talk.err.getvalue() == "User: hello\nUser: /session\nUser: \n"
 
 
 # --- Commands ----------------------------------------------------------------------------------
@@ -325,6 +340,25 @@ def test_help_lists_every_command_on_stderr(talk: Conversation) -> None:
     for command in ("/help", "/new", "/session [ID]", "/retry", "/history", "/multi", '"""', "/exit", "/quit", "//"):
         assert command in talk.err.getvalue()
     assert talk.flow.asked == []
+
+
+def test_the_help_table_aligns_its_second_column(talk: Conversation) -> None:
+    talk.type("/help")
+
+    rows = [line for line in talk.err.getvalue().splitlines() if line.startswith("  ")]
+    columns = {re.match(r"  \S.*?  +", row).end() for row in rows}
+    assert len(rows) >= 8
+    assert len(columns) == 1, "\n".join(rows)
+
+
+def test_help_and_the_quit_hint_name_ctrl_z_then_enter_on_windows() -> None:
+    talk = conversation(end_key=end_of_input_key("nt"))
+
+    talk.type(CTRL_C, "/help")
+
+    assert "\n(Ctrl-Z then Enter or /exit to quit)\n" in talk.err.getvalue()
+    assert "leave (so does Ctrl-Z then Enter)" in talk.err.getvalue()
+    assert "Ctrl-D" not in talk.err.getvalue()
 
 
 @pytest.mark.parametrize("command", ["/exit", "/quit"])

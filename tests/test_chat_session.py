@@ -80,23 +80,30 @@ class Terminal:
 def spawn_session(fake_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
     """Start chat_session.py at a terminal, in an empty folder, and wait for its first prompt.
 
-    With stderr_file, standard error goes to that file instead of the terminal.
+    With stderr_file or stdout_file, that stream goes to the file instead of the terminal; env
+    adds to the environment.
     """
     workdir = tmp_path / "terminal"
     workdir.mkdir()
-    env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull}  # no escape codes or key bindings of the machine's
+    base_env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull}  # no escape codes or key bindings of the machine's
     children: list[pexpect.spawn] = []
 
-    def spawn(*args: str, stderr_file: Path | None = None) -> Terminal:
+    def spawn(
+        *args: str, stderr_file: Path | None = None, stdout_file: Path | None = None, env: dict[str, str] | None = None
+    ) -> Terminal:
         command, argv = sys.executable, [SCRIPT, *args]
-        if stderr_file is not None:  # through sh, which redirects stderr and then runs the script in its place
-            command, argv = (
-                "/bin/sh",
-                ["-c", f'exec "$@" 2>{shlex.quote(str(stderr_file))}', "sh", sys.executable, *argv],
-            )
+        redirects = [f"{fd}>{shlex.quote(str(file))}" for fd, file in ((1, stdout_file), (2, stderr_file)) if file]
+        if redirects:  # through sh, which redirects and then runs the script in its place
+            command, argv = ("/bin/sh", ["-c", f'exec "$@" {" ".join(redirects)}', "sh", sys.executable, *argv])
         log = io.StringIO()
         child = pexpect.spawn(
-            command, argv, env=env, cwd=workdir, encoding="utf-8", timeout=TIMEOUT, dimensions=(24, 200)
+            command,
+            argv,
+            env={**base_env, **(env or {})},
+            cwd=workdir,
+            encoding="utf-8",
+            timeout=TIMEOUT,
+            dimensions=(24, 200),
         )
         child.logfile_read = log
         children.append(child)
@@ -618,8 +625,8 @@ def test_a_history_file_that_cannot_be_used_is_a_warning_and_lines_are_not_saved
     not_a_folder.write_text("")
     warnings: list[str] = []
 
-    save_line = enable_line_editing(not_a_folder / "history", warnings.append)
-    save_line()
+    keep = enable_line_editing(not_a_folder / "history", warnings.append)
+    keep("hello")
 
     [warning] = warnings
     assert warning.startswith(f"warning: input history not kept: cannot use {not_a_folder / 'history'}: ")

@@ -1,0 +1,3 @@
+"""No readline module, as on Windows' CPython: put this folder first on PYTHONPATH."""
+
+raise ModuleNotFoundError("No module named 'readline'", name="readline")

@@ -8,6 +8,7 @@ conversation. Configuration, requests, streaming and errors come from chat_examp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -237,7 +238,8 @@ def enable_line_editing(
             return
         last = entry
         if manual or "\n" in entry:
-            readline.add_history(entry)
+            with contextlib.suppress(ValueError):  # a NUL character: not for readline, still sent
+                readline.add_history(entry)
         if history_file is None:
             return
         try:

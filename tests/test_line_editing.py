@@ -14,7 +14,10 @@ The readline variants, each put first on PYTHONPATH of chat_session.py in a pseu
 from __future__ import annotations
 
 import io
+import os
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -197,6 +200,25 @@ def test_a_libedit_history_file_written_elsewhere_is_read_without_its_header(
 
     terminal.expect(f"AI: from libedit{NEW_PROMPT}")
     assert sent_messages(fake) == ["from libedit"]
+
+
+@pytest.mark.parametrize("variant", ["libedit", "libedit-like"])
+def test_libedit_refuses_a_history_file_without_its_header(variant_env: Callable, tmp_path: Path, variant: str) -> None:
+    """Why the client writes its history file itself: libedit cannot read the file it starts from."""
+    empty = tmp_path / "history"
+    empty.touch()
+    probe = (
+        "import readline, sys\ntry:\n    readline.read_history_file(sys.argv[1])\nexcept OSError as e:\n    print(e)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(empty)],
+        env={**os.environ, **variant_env(variant)},
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.stdout == "[Errno 22] Invalid argument\n"
 
 
 def test_the_libedit_module_used_is_the_real_one(libedit_folder: Path) -> None:

@@ -80,9 +80,8 @@ def state_dir(os_name: str = os.name, environ: Mapping[str, str] = os.environ) -
     """Where this user's chat state belongs: %LOCALAPPDATA% on Windows, XDG_STATE_HOME elsewhere."""
     if os_name == "nt":
         home = environ.get("USERPROFILE") or os.path.expanduser("~")
-        return PureWindowsPath(
-            environ.get("LOCALAPPDATA") or PureWindowsPath(home, "AppData", "Local"), "langflow-chat"
-        )
+        base = environ.get("LOCALAPPDATA") or str(PureWindowsPath(home, "AppData", "Local"))
+        return PureWindowsPath(base, "langflow-chat")
     base = environ.get("XDG_STATE_HOME")
     if not base or not base.startswith("/"):  # the XDG spec: a relative path is to be ignored
         base = str(PurePosixPath(environ.get("HOME") or os.path.expanduser("~"), ".local", "state"))
@@ -194,9 +193,8 @@ def load_readline() -> ModuleType | None:
 
 def knows_bracketed_paste(readline: ModuleType, environ: Mapping[str, str]) -> bool:
     """GNU readline 7+ at a terminal that is not dumb (libedit and pyreadline3 do not know it)."""
-    backend = getattr(readline, "backend", None) or (
-        "editline" if "libedit" in (readline.__doc__ or "") else "readline"
-    )
+    libedit = "libedit" in (readline.__doc__ or "")  # how to tell before Python 3.13's readline.backend
+    backend = getattr(readline, "backend", "editline" if libedit else "readline")
     version = getattr(readline, "_READLINE_VERSION", 0)
     return backend == "readline" and version >= 0x0700 and environ.get("TERM") != "dumb"
 
@@ -481,6 +479,7 @@ def ending_line_on_eof(read: ReadLine, prompts: TextIO) -> ReadLine:
 
 
 def banner(config: core.Config, session_id: str, how: str, end_key: str) -> str:
+    """What a chat at the terminal starts with, on stderr: where it talks, the session, how to leave."""
     return (
         f"Langflow chat: {config.url}, flow {config.flow}\n"
         f"session {session_id} ({how}); /help for commands, {end_key} to quit\n"

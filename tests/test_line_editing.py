@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import libedit_readline
 import pytest
 import test_chat_session
 from conftest import TESTS
@@ -219,6 +220,16 @@ def test_libedit_refuses_a_history_file_without_its_header(variant_env: Callable
     )
 
     assert result.stdout == "[Errno 22] Invalid argument\n"
+
+
+def test_a_machine_that_cannot_build_libedits_module_is_told_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(libedit_readline, "EDITLINE_HEADER", tmp_path / "editline" / "readline.h")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # not root: apt-get is not an option
+
+    with pytest.raises(BuildError, match=r"readline.h is missing: install libedit-dev \(e.g. sudo apt-get"):
+        build(tmp_path / "cache")
 
 
 def test_the_libedit_module_used_is_the_real_one(libedit_folder: Path) -> None:

@@ -250,13 +250,17 @@ def enable_line_editing(
 
 
 def session_saver(sessions_file: Path, key: str, warn: Callable[[str], None]) -> Callable[[str], None]:
-    """Remember the session for -c; a state folder that cannot be written is a warning, not a failure."""
+    """Remember the session for -c; a state folder that cannot be written is one warning, not a failure."""
+    warned = False
 
     def remember(session_id: str) -> None:
+        nonlocal warned
         try:
             remember_session(sessions_file, key, session_id)
         except OSError as exc:
-            warn(f"warning: cannot remember this session for -c: {exc.strerror or exc}")
+            if not warned:
+                warn(f"warning: cannot remember this session for -c: {exc.strerror or exc}")
+            warned = True
 
     return remember
 

@@ -608,15 +608,15 @@ def test_the_state_folder_and_files_are_private(
     assert stat.S_IMODE((folder / "history").stat().st_mode) == 0o600
 
 
-def test_a_state_folder_that_cannot_be_written_is_a_warning_not_a_failure(
+def test_a_state_folder_that_cannot_be_written_is_one_warning_not_a_failure(
     fake_env: dict[str, str], piped: Callable[..., Completed], tmp_path: Path
 ) -> None:
     not_a_folder = tmp_path / "state-is-a-file"
     not_a_folder.write_text("")
 
-    result = piped(stdin="hello\n", env={**fake_env, "XDG_STATE_HOME": str(not_a_folder)})
+    result = piped(stdin="hello\nagain\n", env={**fake_env, "XDG_STATE_HOME": str(not_a_folder)})
 
-    assert (result.returncode, result.stdout) == (0, "User: hello\nAI: hello\n\n")
+    assert (result.returncode, result.stdout) == (0, "User: hello\nAI: hello\n\nUser: again\nAI: again\n\n")
     assert result.stderr == "warning: cannot remember this session for -c: Not a directory\n"
 
 

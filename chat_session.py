@@ -405,7 +405,8 @@ class Chat:
         line = read_line("User: ")
         stripped = line.strip()
         if "\n" in line:
-            return line, line
+            message = line.rstrip("\n")  # a pasted text's last line break is not part of it
+            return message, message
         if stripped.startswith("//"):
             return line, stripped[1:]
         if stripped == "/multi":

@@ -254,6 +254,17 @@ def test_a_bracketed_paste_is_one_message_and_one_history_entry(
     assert read_history(history_file) == ["line one\nline two", "/exit"]
 
 
+def test_a_pasted_text_ending_in_a_line_break_is_sent_without_it(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
+) -> None:
+    terminal = spawn_session(env={"TERM": "xterm"})
+    terminal.child.send("\x1b[200~line one\rline two\r\x1b[201~\r")  # as xterm sends line breaks: CR
+    terminal.expect("line two")
+    terminal.expect("User: ")
+
+    assert sent_messages(fake) == ["line one\nline two"]
+
+
 def test_a_pasted_message_is_recalled_as_one_entry(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
     earlier = spawn_session(env={"TERM": "xterm"})
     earlier.child.send(PASTE + "\r")

@@ -1,6 +1,6 @@
 """Start a local Langflow with two ready-made flows, to try the client by hand.
 
-    python tests/demo_server.py [--port 7860] [--env-file PATH] [--force]
+    python tests/demo_server.py [--port 7860] [--env-file PATH] [--force] [--langflow 1.13.0]
 
 Installs Langflow into .cache/ on first use, starts it fresh in .cache/demo/, writes a .env
 the client reads (LANGFLOW_URL, LANGFLOW_API_KEY, LANGFLOW_FLOW_ID=counter) and runs until
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from langflow_server import REPO, LangflowServer, start_langflow
+from langflow_server import DEFAULT_RELEASE, REPO, LangflowServer, start_langflow
 
 MARKER = "# Written by tests/demo_server.py"
 
@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--env-file", type=Path, default=REPO / ".env", help="where to write the settings")
     parser.add_argument("--force", action="store_true", help="overwrite an env file this script did not write")
+    parser.add_argument("--langflow", metavar="RELEASE", default=DEFAULT_RELEASE, help="Langflow release to run")
     args = parser.parse_args()
     env_file = args.env_file.resolve()
     if not ours(env_file) and not args.force:
@@ -56,10 +57,10 @@ def main() -> int:
     server = None
     try:
         shutil.rmtree(workdir, ignore_errors=True)
-        server = start_langflow(workdir, port=args.port)
+        server = start_langflow(workdir, port=args.port, release=args.langflow)
         write_env(env_file, server)
         print(
-            f"\nLangflow {server.url} is running (log: {server.log_path}).\n"
+            f"\nLangflow {server.release} {server.url} is running (log: {server.log_path}).\n"
             f"Wrote {env_file}: LANGFLOW_URL, LANGFLOW_API_KEY and LANGFLOW_FLOW_ID=counter.\n"
             f"Flows: 'counter' (replies 'turn N: <message>' word by word) and 'echo'.\n"
             "Try, from the repository root in another terminal:\n"

@@ -1,30 +1,48 @@
 """Build the test flows with Langflow's own graph API and print them as JSON.
 
-Run ONLY with the Python of the Langflow virtual environment (it imports lfx):
+Run ONLY with the Python of a Langflow virtual environment (it imports Langflow):
     .cache/langflow-1.13.0/bin/python tests/langflow_flows.py
 Output: {"echo": <flow data>, "counter": <flow data>}, each with "nodes" and "edges",
-ready for POST /api/v1/flows/. Building through lfx (not hand-written JSON) keeps the
-flows valid for the exact Langflow version under test.
+ready for POST /api/v1/flows/. Building through Langflow itself (not hand-written JSON) keeps
+the flows valid for the exact release under test. Releases differ (1.1.1 to 1.13.0 are tested):
+1.13 keeps the components in the `lfx` package, older ones in `langflow`; before 1.6 the chat
+components are in `components.inputs`/`.outputs`; 1.1.1 has only the synchronous `get_messages`
+and streams a reply through the `stream_url` protocol, not through `send_message`.
 """
 
+import importlib.util
 import json
+from importlib.metadata import version
 
-from lfx.components.input_output import ChatInput, ChatOutput
-from lfx.custom.eval import eval_custom_component_code
-from lfx.graph import Graph
+PACKAGE = "lfx" if importlib.util.find_spec("lfx") else "langflow"
+RELEASE = tuple(int(part) for part in version("langflow").split(".")[:3] if part.isdigit())
+STREAMS_BY_URL = RELEASE < (1, 1, 2)  # 1.1.1 and earlier: POST /run answers a stream_url
+
+try:
+    _chat = importlib.import_module(f"{PACKAGE}.components.input_output")
+    ChatInput, ChatOutput = _chat.ChatInput, _chat.ChatOutput
+except ImportError:  # before 1.6
+    ChatInput = importlib.import_module(f"{PACKAGE}.components.inputs").ChatInput
+    ChatOutput = importlib.import_module(f"{PACKAGE}.components.outputs").ChatOutput
+eval_custom_component_code = importlib.import_module(f"{PACKAGE}.custom.eval").eval_custom_component_code
+Graph = importlib.import_module(f"{PACKAGE}.graph").Graph
 
 # Source of the "CounterModel" component. It is a string because Langflow stores a
 # custom component as the source of its whole module and runs it in the server;
 # keeping it separate from this script keeps the stored code small and self-contained.
-COUNTER_CODE = '''
+# Langflow keeps only a module's imports, classes, functions and assignments, so the
+# differences between releases are filled in here (PACKAGE, GET_MESSAGES, STREAMS_BY_URL).
+COUNTER_TEMPLATE = '''
 import asyncio
 import re
 from dataclasses import dataclass
 
-from lfx.custom.custom_component.component import Component
-from lfx.io import BoolInput, MessageInput, Output
-from lfx.memory import aget_messages
-from lfx.schema.message import Message
+from PACKAGE.custom.custom_component.component import Component
+from PACKAGE.io import BoolInput, MessageInput, Output
+from PACKAGE.memory import GET_MESSAGES
+from PACKAGE.schema.message import Message
+
+STREAMS_BY_URL = STREAMS_BY_URL_VALUE
 
 
 @dataclass
@@ -57,7 +75,7 @@ class CounterModel(Component):
     outputs = [Output(display_name="Message", name="message", method="reply")]
 
     async def _turn_number(self, session_id: str) -> int:
-        stored = await aget_messages(session_id=session_id, order="ASC")
+        stored = AWAIT_GET_MESSAGES(session_id=session_id, order="ASC")
         users = [m for m in stored if m.sender == "User"]
         current = self.input_value
         current_id = current.get_id() if isinstance(current, Message) else None
@@ -84,6 +102,9 @@ class CounterModel(Component):
                     await asyncio.sleep(delay)
                 yield Chunk(token)
 
+        if self.stream and STREAMS_BY_URL:
+            # Langflow 1.1.1 streams a message whose text is an iterator through its stream_url.
+            return Message(text=chunks(), sender="Machine", sender_name="AI", session_id=session_id)
         if self.stream and self._event_manager is not None and self.is_connected_to_chat_output():
             message = Message(text=chunks(), sender="Machine", sender_name="AI", session_id=session_id)
             return await self.send_message(message)
@@ -93,23 +114,40 @@ class CounterModel(Component):
 '''
 
 
+def counter_code() -> str:
+    """The CounterModel source for the Langflow release this script runs in."""
+    asynchronous = RELEASE >= (1, 2)  # 1.1.1 has only get_messages
+    return (
+        COUNTER_TEMPLATE.replace("PACKAGE", PACKAGE)
+        .replace("AWAIT_GET_MESSAGES", "await aget_messages" if asynchronous else "get_messages")
+        .replace("GET_MESSAGES", "aget_messages" if asynchronous else "get_messages")
+        .replace("STREAMS_BY_URL_VALUE", str(STREAMS_BY_URL))
+    )
+
+
+def dump(graph, name: str) -> dict:
+    """The flow data of a graph, as plain JSON (before 1.6 the dump holds a datetime)."""
+    return json.loads(json.dumps(graph.dump(name=name)["data"], default=str))
+
+
 def echo_flow() -> dict:
     """Chat Input straight into Chat Output: replies with the user's message."""
     chat_in = ChatInput()
     chat_out = ChatOutput()
     chat_out.set(input_value=chat_in.message_response)
-    return Graph(chat_in, chat_out).dump(name="echo")["data"]
+    return dump(Graph(chat_in, chat_out), "echo")
 
 
 def counter_flow() -> dict:
     """Chat Input -> CounterModel -> Chat Output."""
-    counter_class = eval_custom_component_code(COUNTER_CODE)
+    code = counter_code()
+    counter_class = eval_custom_component_code(code)
     chat_in = ChatInput()
-    counter = counter_class(_code=COUNTER_CODE)
+    counter = counter_class(_code=code)
     chat_out = ChatOutput()
     counter.set(input_value=chat_in.message_response)
     chat_out.set(input_value=counter.reply)
-    return Graph(chat_in, chat_out).dump(name="counter")["data"]
+    return dump(Graph(chat_in, chat_out), "counter")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Install, start and stop a real Langflow server for end-to-end tests and demos.
 
-Langflow is far too big for the project's own environment, so it lives in a cached
-virtual environment of its own (.cache/langflow-1.13.0) and runs as a separate process
-on a free loopback port, with a throwaway database, superuser, API key and two test
-flows ("echo" and "counter", built by langflow_flows.py). Standard library + requests only.
+Langflow is far too big for the project's own environment, so each release lives in a
+cached virtual environment of its own (.cache/langflow-<release>, e.g. .cache/langflow-1.13.0)
+and runs as a separate process on a free loopback port, with a throwaway database, superuser,
+API key and two test flows ("echo" and "counter", built by langflow_flows.py). Any release
+from 1.1.1 on works; the tests pick it with LANGFLOW_TEST_RELEASE (default 1.13.0).
+Standard library + requests only.
 """
 
 from __future__ import annotations
@@ -25,19 +27,23 @@ from pathlib import Path
 
 import requests
 
-LANGFLOW_VERSION = "1.13.0"
+DEFAULT_RELEASE = "1.13.0"
+LANGFLOW_VERSION = DEFAULT_RELEASE  # the release the benchmark and the demo server use
+RELEASE_VARIABLE = "LANGFLOW_TEST_RELEASE"  # which release the end-to-end tests run against
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 CACHE = REPO / ".cache"
-VENV = CACHE / f"langflow-{LANGFLOW_VERSION}"
-MARKER = VENV / ".install-complete"
 FLOWS_SCRIPT = TESTS / "langflow_flows.py"
 USERNAME = "admin"
+
+# Packages an old release needs next to it, because its own pins allow a newer one that breaks it.
+EXTRA_REQUIREMENTS = {
+    "1.4.": ["elevenlabs<2"],  # elevenlabs 2 needs a newer websockets than 1.4 allows
+}
 
 # Settings that keep a test server local, quiet and self-contained on a closed network.
 QUIET_SETTINGS = {
     "LANGFLOW_DO_NOT_TRACK": "true",
-    "LANGFLOW_AUTO_LOGIN": "false",  # the default in 1.13, explicit: /run needs an API key
     "LANGFLOW_CREATE_STARTER_PROJECTS": "false",  # only our flows in the database
     "LANGFLOW_SKIP_MCP_AUTO_INIT": "true",  # offline it can block ~2 min on a connect
     "LANGFLOW_MCP_COMPOSER_ENABLED": "false",  # would try to fetch mcp-composer with uvx
@@ -46,6 +52,26 @@ QUIET_SETTINGS = {
     "LANGFLOW_PRETTY_LOGS": "false",  # plain log lines: faster, readable in a file
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no retried download of a price list
 }
+
+
+def release_under_test() -> str:
+    """The Langflow release the end-to-end tests use: $LANGFLOW_TEST_RELEASE, else the default."""
+    return os.environ.get(RELEASE_VARIABLE, "").strip() or DEFAULT_RELEASE
+
+
+def release_tuple(release: str) -> tuple[int, ...]:
+    """'1.4.3' -> (1, 4, 3), for comparisons such as release_tuple(r) < (1, 5)."""
+    return tuple(int(part) for part in release.split(".") if part.isdigit())
+
+
+def requirements(release: str) -> list[str]:
+    """What `uv pip install` gets for a release: Langflow itself plus any known fix."""
+    extras = [req for prefix, reqs in EXTRA_REQUIREMENTS.items() if release.startswith(prefix) for req in reqs]
+    return [f"langflow=={release}", *extras]
+
+
+def venv_path(release: str) -> Path:
+    return CACHE / f"langflow-{release}"
 
 
 def log(message: str) -> None:
@@ -68,10 +94,10 @@ def _find_uv() -> str:
 
 
 @contextlib.contextmanager
-def _install_lock():
+def _install_lock(release: str):
     """Let parallel test processes share one install instead of racing on the folder."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f"langflow-{LANGFLOW_VERSION}.lock", "w") as handle:
+    with open(CACHE / f"langflow-{release}.lock", "w") as handle:
         try:
             import fcntl
         except ImportError:  # Windows: no lock, a single test process is assumed
@@ -92,26 +118,35 @@ def _run_logged(command: list[str], env: dict[str, str] | None = None) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n" + "\n".join(output[-40:]))
 
 
-def ensure_langflow() -> Path:
-    """Return the Python of the cached Langflow venv, installing it with uv if needed."""
-    python = _venv_python(VENV)
-    if MARKER.exists() and python.exists():
-        return python
-    with _install_lock():
-        if MARKER.exists() and python.exists():  # another process finished it meanwhile
-            return python
-        if VENV.exists():
-            log(f"removing the unfinished install in {VENV}")
-            shutil.rmtree(VENV)
+def _installed(venv: Path, wanted: str) -> bool:
+    marker = venv / ".install-complete"
+    return _venv_python(venv).exists() and marker.exists() and marker.read_text() == wanted
+
+
+def ensure_langflow(release: str = DEFAULT_RELEASE) -> Path:
+    """Return the Python of the release's cached venv, installing it with uv if needed.
+
+    The marker file holds exactly what was installed, so a changed requirement reinstalls.
+    """
+    venv = venv_path(release)
+    wanted = " ".join(requirements(release)) + "\n"
+    if _installed(venv, wanted):
+        return _venv_python(venv)
+    with _install_lock(release):
+        if _installed(venv, wanted):  # another process finished it meanwhile
+            return _venv_python(venv)
+        if venv.exists():
+            log(f"removing the unfinished or outdated install in {venv}")
+            shutil.rmtree(venv)
         uv = _find_uv()
-        log(f"installing langflow {LANGFLOW_VERSION} into {VENV} (about 30 s, ~1.8 GB)")
+        log(f"installing {wanted.strip()} into {venv} (30-120 s, ~1.5-2 GB)")
         started = time.monotonic()
-        _run_logged([uv, "venv", "--quiet", "-p", sys.executable, str(VENV)])
-        env = {**os.environ, "VIRTUAL_ENV": str(VENV)}
-        _run_logged([uv, "pip", "install", "--quiet", f"langflow=={LANGFLOW_VERSION}"], env=env)
-        MARKER.write_text(f"langflow=={LANGFLOW_VERSION}\n")
-        log(f"installed in {time.monotonic() - started:.0f} s")
-    return python
+        _run_logged([uv, "venv", "--quiet", "-p", sys.executable, str(venv)])
+        env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+        _run_logged([uv, "pip", "install", "--quiet", *requirements(release)], env=env)
+        (venv / ".install-complete").write_text(wanted)
+        log(f"installed langflow {release} in {time.monotonic() - started:.0f} s")
+    return _venv_python(venv)
 
 
 def free_port() -> int:
@@ -125,6 +160,7 @@ def free_port() -> int:
 class LangflowServer:
     """A running Langflow with an API key and the two test flows; stop() ends it."""
 
+    release: str
     url: str
     api_key: str
     echo_id: str
@@ -135,6 +171,10 @@ class LangflowServer:
     username: str = USERNAME
     echo_endpoint: str = "echo"
     counter_endpoint: str = "counter"
+    auto_login: bool = False
+    install_seconds: float = 0.0  # ~0 when the release was already in .cache/
+    start_seconds: float = 0.0  # from launch to flows created
+    flow_ids: dict[str, str] = field(default_factory=dict)  # every created flow, by name
 
     @property
     def log_path(self) -> Path:
@@ -174,13 +214,15 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _server_env(workdir: Path, password: str) -> dict[str, str]:
+def _server_env(workdir: Path, password: str, auto_login: bool = False) -> dict[str, str]:
     """Our environment without the developer's LANGFLOW_* settings, plus the test server's."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("LANGFLOW_")}
     env.pop("VIRTUAL_ENV", None)
     return {
         **env,
         **QUIET_SETTINGS,
+        # off: /run needs a valid API key on every release (the default only from 1.5 on)
+        "LANGFLOW_AUTO_LOGIN": "true" if auto_login else "false",
         "LANGFLOW_SUPERUSER": USERNAME,
         "LANGFLOW_SUPERUSER_PASSWORD": password,
         "LANGFLOW_CONFIG_DIR": str(workdir / "config"),
@@ -209,11 +251,19 @@ def _build_flows(builder: subprocess.Popen) -> dict:
     return json.loads(out)
 
 
-def _setup(url: str, password: str, flows: dict) -> tuple[str, dict[str, str]]:
-    """Log in as the superuser, make an API key, create the flows; return key and flow ids."""
-    login = requests.post(f"{url}/api/v1/login", data={"username": USERNAME, "password": password}, timeout=30)
-    login.raise_for_status()
-    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+def _access_token(url: str, password: str, auto_login: bool) -> str:
+    """A bearer token for the admin API: the superuser's login, or auto-login's own user."""
+    if auto_login:  # releases before 1.5 then replace our superuser by their default one
+        answer = requests.get(f"{url}/api/v1/auto_login", timeout=30)
+    else:
+        answer = requests.post(f"{url}/api/v1/login", data={"username": USERNAME, "password": password}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+
+
+def _setup(url: str, token: str, flows: dict) -> tuple[str, dict[str, str]]:
+    """Make an API key and create the flows; return the key and the flow ids by name."""
+    bearer = {"Authorization": f"Bearer {token}"}
     made = requests.post(f"{url}/api/v1/api_key/", json={"name": "tests"}, headers=bearer, timeout=30)
     made.raise_for_status()
     ids = {}
@@ -226,12 +276,25 @@ def _setup(url: str, password: str, flows: dict) -> tuple[str, dict[str, str]]:
     return made.json()["api_key"], ids
 
 
-def start_langflow(workdir: Path, port: int | None = None, timeout: float = 180.0) -> LangflowServer:
-    """Start a fresh Langflow in workdir (database, config, log) and set it up for tests.
+def start_langflow(
+    workdir: Path,
+    port: int | None = None,
+    timeout: float = 600.0,
+    release: str = DEFAULT_RELEASE,
+    auto_login: bool = False,
+    extra_env: dict[str, str] | None = None,
+    extra_flows: dict[str, dict] | None = None,
+) -> LangflowServer:
+    """Start a fresh Langflow release in workdir (database, config, log) and set it up for tests.
 
+    auto_login=False (the default) makes every release check the API key, as 1.5+ do by default.
+    extra_env is added to the server's environment; extra_flows ({name: flow data}) are created
+    next to echo and counter, with their name as endpoint name (ids in .flow_ids).
     Raises RuntimeError with the end of the server log if it does not come up.
     """
-    python = ensure_langflow()
+    installing = time.monotonic()
+    python = ensure_langflow(release)
+    install_seconds = time.monotonic() - installing
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -240,8 +303,9 @@ def start_langflow(workdir: Path, port: int | None = None, timeout: float = 180.
     log_path = workdir / "langflow.log"
     args = f"run --host 127.0.0.1 --port {port} --backend-only --no-open-browser".split()
     command = [str(python.parent / "langflow"), *args]
-    log(f"starting Langflow {LANGFLOW_VERSION} at {url} (about 30 s; log: {log_path})")
+    log(f"starting Langflow {release} at {url} (30 s to minutes; log: {log_path})")
     started = time.monotonic()
+    env = {**_server_env(workdir, password, auto_login), **(extra_env or {})}
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             command,
@@ -249,7 +313,7 @@ def start_langflow(workdir: Path, port: int | None = None, timeout: float = 180.
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=workdir,
-            env=_server_env(workdir, password),
+            env=env,
             start_new_session=True,
         )
     atexit.register(_stop_group, process)  # never leave a server behind, even if a caller forgets
@@ -263,18 +327,21 @@ def start_langflow(workdir: Path, port: int | None = None, timeout: float = 180.
             stderr=subprocess.PIPE,
             text=True,
             cwd=workdir,
-            env=_server_env(workdir, password),
+            env=env,
         )
         _wait_healthy(url, process, log_path, timeout)
-        api_key, ids = _setup(url, password, _build_flows(builder))
+        flows = {**_build_flows(builder), **(extra_flows or {})}
+        api_key, ids = _setup(url, _access_token(url, password, auto_login), flows)
     except BaseException:
         if builder is not None and builder.poll() is None:
             builder.kill()
             builder.wait()
         _stop_group(process)
         raise
-    log(f"Langflow ready at {url} after {time.monotonic() - started:.0f} s")
+    seconds = time.monotonic() - started
+    log(f"Langflow {release} ready at {url} after {seconds:.0f} s")
     return LangflowServer(
+        release=release,
         url=url,
         api_key=api_key,
         echo_id=ids["echo"],
@@ -282,4 +349,8 @@ def start_langflow(workdir: Path, port: int | None = None, timeout: float = 180.
         workdir=workdir,
         process=process,
         password=password,
+        auto_login=auto_login,
+        install_seconds=install_seconds,
+        start_seconds=seconds,
+        flow_ids=ids,
     )

@@ -125,6 +125,7 @@ def _applies(mark: pytest.Mark, release: str) -> bool:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k, so only selected tests are listed as not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     release = langflow_release(config)
     not_applicable = []

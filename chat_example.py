@@ -63,10 +63,13 @@ environment (flags win, then the environment, then ./.env):
 class ClientError(Exception):
     """A failure the user can act on: one line of text and an exit code."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_FLOW, retry: bool = False) -> None:
+    def __init__(
+        self, message: str, exit_code: int = EXIT_FLOW, retry: bool = False, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.retry = retry
+        self.status = status  # the HTTP status, when the server answered with an error
 
 
 def usage_error(message: str) -> ClientError:
@@ -138,7 +141,7 @@ def failure_error(key: int | str, **facts: Any) -> ClientError:
 def http_error(status: int, detail: str) -> ClientError:
     failure = failure_for_status(status)
     what = detail or failure.what
-    return ClientError(f"HTTP {status}: {what} ({failure.todo})", failure.exit_code, failure.retry)
+    return ClientError(f"HTTP {status}: {what} ({failure.todo})", failure.exit_code, failure.retry, status)
 
 
 def network_error(exc: BaseException, url: str, timeout: float) -> ClientError:
@@ -1175,6 +1178,55 @@ def session_messages(client: Client, session_id: str) -> list[dict]:
     params = {"flow_id": flow_uuid(client), "session_id": session_id, "order": "ASC"}
     messages = [m for m in monitor_list(client, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
     return sorted(messages, key=lambda m: str(m.get("timestamp", "")))
+
+
+def flow_messages(client: Client) -> list[dict]:
+    """Every message the flow has stored, in all its conversations: one paged listing, not a
+    request per conversation, so a busy flow lists fast."""
+    params = {"flow_id": flow_uuid(client)}
+    return [m for m in monitor_list(client, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
+
+
+def session_path(session_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"/api/v1/monitor/messages/session/{quote(session_id, safe='')}"
+
+
+def rename_session(client: Client, old: str, new: str) -> None:
+    """Move a conversation's messages to a new session id (the Playground shows the new name)."""
+    request_session_change(client, "PATCH", old, "renaming conversations", params={"new_session_id": new})
+
+
+def delete_session(client: Client, session_id: str) -> None:
+    """Delete a conversation's messages on the server."""
+    request_session_change(client, "DELETE", session_id, "deleting conversations")
+
+
+def request_session_change(client: Client, method: str, session_id: str, what: str, **kwargs: Any) -> None:
+    """A 404 whose detail is FastAPI's bare "Not Found" means the server lacks the endpoint."""
+    try:
+        client.request(method, session_path(session_id), **kwargs).close()
+    except ClientError as error:
+        if error.status == 404 and str(error).startswith("HTTP 404: Not Found ("):
+            raise missing_endpoint(client, what) from error
+        raise
+
+
+def missing_endpoint(client: Client, what: str) -> ClientError:
+    version = server_version(client)
+    server = f"Langflow {version}" if version else "this server"
+    return ClientError(f"{server} does not offer {what} through its API (Langflow 1.1.1 and later do)", EXIT_FLOW)
+
+
+def server_version(client: Client) -> str | None:
+    """The server's Langflow version (GET /api/v1/version, no key needed), or None if it does not say."""
+    try:
+        answer = client.json(client.request("GET", "/api/v1/version"))
+    except ClientError:
+        return None
+    version = answer.get("version") if isinstance(answer, dict) else None
+    return str(version) if version else None
 
 
 def upload_files(client: Client, paths: list[str]) -> list[str]:

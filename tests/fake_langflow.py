@@ -15,7 +15,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 def run_response(session_id: str, texts: list[str], message: str = "") -> dict:
@@ -90,6 +90,9 @@ def words(text: str) -> list[str]:
     return [parts[0]] + [" " + part for part in parts[1:]]
 
 
+SESSION_PATH = "/api/v1/monitor/messages/session/"
+
+
 @dataclass
 class Reply:
     """One scripted answer. `chunks` stream with chunked encoding: (delay before, bytes)."""
@@ -142,6 +145,9 @@ class FakeLangflow:
         self.scripts: dict[str, deque] = defaultdict(deque)
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.pages = True  # page monitor listings like Langflow 1.13 (False: like releases that do not)
+        self.sessions_endpoint = True  # GET /api/v1/monitor/messages/sessions, as 1.6+ (False: like 1.1-1.4)
+        self.version = "1.13.0"  # GET /api/v1/version
+        self.stored = 0  # messages stored so far, for their timestamps: later messages sort later
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -186,10 +192,36 @@ class FakeLangflow:
             flow = seen.path.rsplit("/", 1)[1]
             name = seen.body.split(b'filename="', 1)[1].split(b'"', 1)[0].decode()
             return json_reply({"flowId": flow, "file_path": f"{flow}/2026-11-21_{name}"})
+        if seen.path == "/api/v1/version":
+            return json_reply({"version": self.version, "main_version": self.version, "package": "Langflow"})
         if seen.path == "/api/v1/monitor/messages":
-            session = seen.query.get("session_id", [""])[0]
-            return json_reply(self.page(self.history.get(session, []), seen.query))
+            if "session_id" in seen.query:
+                return json_reply(self.page(self.history.get(seen.query["session_id"][0], []), seen.query))
+            return json_reply(self.page(self.all_messages(), seen.query))
+        if seen.path == "/api/v1/monitor/messages/sessions" and self.sessions_endpoint:
+            newest_first = sorted(self.history, key=lambda s: self.history[s][-1]["timestamp"], reverse=True)
+            return json_reply([session for session in newest_first if self.history[session]])
+        if seen.path.startswith(SESSION_PATH) and seen.method in ("PATCH", "DELETE"):
+            return self.change_session(seen, unquote(seen.path[len(SESSION_PATH) :]))
         return json_reply({"detail": "Not Found"}, status=404)
+
+    def all_messages(self) -> list[dict]:
+        """Every stored message of every session, oldest first (the fake serves one flow)."""
+        return sorted((m for messages in self.history.values() for m in messages), key=lambda m: m["timestamp"])
+
+    def change_session(self, seen: Seen, session_id: str) -> Reply:
+        """Rename (PATCH ?new_session_id=) or delete (DELETE) a conversation, as Langflow does."""
+        if "/" in session_id:  # Langflow's route takes one path segment: an encoded / does not match
+            return json_reply({"detail": "Not Found"}, status=404)
+        if seen.method == "DELETE":
+            self.history.pop(session_id, None)
+            return Reply(status=204, body=b"")
+        messages = self.history.pop(session_id, [])
+        if not messages:
+            return json_reply({"detail": "No messages found with the given session ID"}, status=404)
+        new = seen.query["new_session_id"][0]
+        self.history[new] += [{**message, "session_id": new} for message in messages]
+        return json_reply(self.history[new])
 
     def page(self, messages: list[dict], query: dict) -> list[dict]:
         """Like Langflow 1.13: a window of the newest messages (100 unless asked, 200 at most) shown
@@ -212,9 +244,10 @@ class FakeLangflow:
                     "sender_name": "User" if sender == "User" else "AI",
                     "text": text,
                     "session_id": session_id,
-                    "timestamp": timestamp(len(self.history[session_id])),
+                    "timestamp": timestamp(self.stored),
                 }
             )
+            self.stored += 1
         if seen.query.get("stream") == ["true"]:
             return event_stream(stream_events(session_id, message, message, words(message)))
         return json_reply(run_response(session_id, [message], message))
@@ -277,6 +310,6 @@ class FakeLangflow:
                     return
                 self.wfile.write(b"0\r\n\r\n")
 
-            do_GET = do_POST = do_DELETE = handle_any
+            do_GET = do_POST = do_DELETE = do_PATCH = handle_any
 
         return Handler

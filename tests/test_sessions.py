@@ -1,0 +1,692 @@
+"""Conversations on the server (issue 12): the listing, /resume and the recap, /rename, /forget,
+/save, --list-sessions and --forget.
+
+First the pure rules (listing, recap, export, state), then the conversation loop with the
+server injected (exact transcripts, no HTTP), then the real client against the local fake
+server (paging, faults, encoding), then the script in a pseudo-terminal (commands, y/N).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import API_KEY, ROOT
+from fake_langflow import FakeLangflow, json_reply
+from test_chat_loop import SESSION, Conversation, FakeFlow, TerminalOutput
+
+import chat_example as core
+from chat_session import (
+    Chat,
+    Conversations,
+    conversation_json,
+    conversation_markdown,
+    last_sessions,
+    local_time,
+    moved_session,
+    parse_time,
+    recap_start,
+    remember_session,
+    session_summaries,
+    sessions_table,
+    shortened,
+)
+
+SAVED = datetime(2026, 11, 21, 12, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local time is UTC in these tests (the listing shows local time)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def stamp(minute: int) -> str:
+    return f"2026-11-21 10:{minute:02d}:00.000000"
+
+
+def message(session_id: str, sender: str, text: str, minute: int, **extra: object) -> dict:
+    return {"session_id": session_id, "sender": sender, "text": text, "timestamp": stamp(minute), **extra}
+
+
+# --- Pure rules -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-21 10:05:00",
+        "2026-11-21 10:05:00.123",
+        "2026-11-21T10:05:00.123456Z",
+        "2026-11-21T11:05:00.123456789+01:00",
+        "2026-11-21 05:35:00-0430",
+    ],
+)
+def test_timestamps_in_every_langflow_shape_are_read_as_the_same_moment(text: str) -> None:
+    assert parse_time(text).astimezone(timezone.utc).replace(microsecond=0) == datetime(
+        2026, 11, 21, 10, 5, tzinfo=timezone.utc
+    )
+
+
+def test_an_unreadable_timestamp_is_shown_as_the_server_sent_it() -> None:
+    assert (parse_time("yesterday"), local_time("yesterday"), local_time(None)) == (None, "yesterday", "-")
+
+
+def test_local_time_is_shown_in_the_given_zone_to_the_minute() -> None:
+    assert local_time("2026-11-21 10:05:59", timezone(timedelta(hours=2))) == "2026-11-21 12:05"
+
+
+def test_summaries_count_messages_and_keep_the_first_user_message_most_recent_first() -> None:
+    messages = [
+        message("old", "Machine", "greeting", 1),
+        message("old", "User", "first question", 2),
+        message("new", "User", "hello", 3),
+        message("old", "User", "second question", 4),
+        message("new", "Machine", "hi", 5),
+    ]
+    assert session_summaries(messages) == [
+        {"session_id": "new", "last_active": "2026-11-21T10:05:00+00:00", "messages": 2, "first_message": "hello"},
+        {
+            "session_id": "old",
+            "last_active": "2026-11-21T10:04:00+00:00",
+            "messages": 3,
+            "first_message": "first question",
+        },
+    ]
+
+
+def test_summaries_leave_out_langflows_agentic_sessions_and_messages_read_twice() -> None:
+    messages = [
+        message("agentic_x", "User", "internal", 1),
+        message("mine", "User", "a", 2, id="m1"),
+        message("mine", "User", "a", 2, id="m1"),  # moved from one page to the next while they were read
+    ]
+    assert [(s["session_id"], s["messages"]) for s in session_summaries(messages)] == [("mine", 1)]
+
+
+def test_first_message_is_shortened_to_one_line() -> None:
+    assert shortened("line one\nline   two", 40) == "line one line two"
+    assert shortened("x" * 100, 10) == "xxxxxxx..."
+
+
+def test_the_table_is_aligned_and_numbered_for_resume() -> None:
+    sessions = [
+        {"session_id": "my notes", "last_active": "2026-11-21T10:05:00+00:00", "messages": 12, "first_message": "a"},
+        {"session_id": "b", "last_active": "2026-11-20T09:00:00+00:00", "messages": 2, "first_message": "two\nlines"},
+    ]
+    assert sessions_table(sessions, numbered=True) == (
+        "#  LAST ACTIVE       MESSAGES  SESSION   FIRST MESSAGE\n"
+        "1  2026-11-21 10:05  12        my notes  a\n"
+        "2  2026-11-20 09:00  2         b         two lines"
+    )
+    assert sessions_table(sessions, numbered=False).splitlines()[1] == "2026-11-21 10:05  12        my notes  a"
+
+
+def test_recap_starts_at_the_third_last_user_message() -> None:
+    history = [("User", "1"), ("Machine", "1"), ("User", "2"), ("Machine", "2")]
+    assert recap_start(history * 3) == 6
+    assert recap_start(history) == 0
+
+
+def test_markdown_export_has_a_header_and_a_section_per_message() -> None:
+    messages = [
+        message("s1", "User", "Why?", 1),
+        message("s1", "Machine", "Because.", 2),
+        message("s1", "Machine", "boom", 3, category="error", sender_name="Prompt"),
+    ]
+    assert conversation_markdown("s1", messages, SAVED) == (
+        "# Conversation s1\n\n"
+        "- Session id: `s1`\n"
+        "- Messages: 3, from 2026-11-21 10:01 to 2026-11-21 10:03\n"
+        "- Saved: 2026-11-21 12:30 +0000\n\n"
+        "## User\n\nWhy?\n\n## AI\n\nBecause.\n\n## AI\n\n[error from Prompt] boom\n"
+    )
+
+
+def test_json_export_holds_the_messages_exactly_as_stored() -> None:
+    messages = [message("s1", "User", "héllo", 1, id="m1", files=[])]
+    assert json.loads(conversation_json("s1", messages, SAVED)) == {
+        "session_id": "s1",
+        "saved_at": "2026-11-21T12:30:00+00:00",
+        "messages": messages,
+    }
+
+
+def test_state_follows_a_rename_and_drops_a_forgotten_conversation_for_every_flow_key_of_the_server() -> None:
+    state = {"http://a echo": "old", "http://a 0b6a-uuid": "old", "http://a other": "x", "http://b echo": "old"}
+    assert moved_session(state, "http://a", "old", "new") == {
+        **state,
+        "http://a echo": "new",
+        "http://a 0b6a-uuid": "new",
+    }
+    assert moved_session(state, "http://a", "old", None) == {"http://a other": "x", "http://b echo": "old"}
+
+
+# --- The conversation loop, with the server injected ------------------------------------------
+
+
+@dataclass
+class StoredFlow(FakeFlow):
+    """An echo flow that stores each turn's messages as Langflow does, per session, with a clock."""
+
+    sessions: dict[str, list[dict]] = field(default_factory=dict)
+    minute: int = 0
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    refusal: core.ClientError | None = None  # raised by rename and forget
+
+    def ask(self, message_text: str, session_id: str, show) -> None:
+        super().ask(message_text, session_id, show)
+        self.store(session_id, ("User", message_text), ("Machine", message_text))
+
+    def store(self, session_id: str, *turns: tuple[str, str]) -> None:
+        for sender, text in turns:
+            self.minute += 1
+            self.sessions.setdefault(session_id, []).append(message(session_id, sender, text, self.minute))
+
+    def history(self, session_id: str) -> list[tuple[str, str]]:
+        return [(m["sender"], m["text"]) for m in self.sessions.get(session_id, [])]
+
+    def flow_messages(self) -> list[dict]:
+        return [m for messages in self.sessions.values() for m in messages]
+
+    def messages(self, session_id: str) -> list[dict]:
+        return list(self.sessions.get(session_id, []))
+
+    def rename(self, old: str, new: str) -> None:
+        if self.refusal:
+            raise self.refusal
+        self.renamed.append((old, new))
+        self.sessions[new] = [{**m, "session_id": new} for m in self.sessions.pop(old)]
+
+    def forget(self, session_id: str) -> None:
+        if self.refusal:
+            raise self.refusal
+        self.forgotten.append(session_id)
+        del self.sessions[session_id]
+
+
+@dataclass
+class Talk(Conversation):
+    moves: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def stored_talk(out: io.StringIO | None = None) -> Talk:
+    flow, err, remembered, moves = StoredFlow(), io.StringIO(), [], []
+    out = out if out is not None else io.StringIO()
+    conversations = Conversations(flow.flow_messages, flow.messages, flow.rename, flow.forget)
+    chat = Chat(
+        flow.ask,
+        flow.history,
+        SESSION,
+        out,
+        err,
+        remember=remembered.append,
+        conversations=conversations,
+        moved=lambda old, new: moves.append((old, new)),
+        now=lambda: SAVED,
+    )
+    return Talk(flow, out, err, remembered, chat, moves=moves)
+
+
+@pytest.fixture
+def talk() -> Talk:
+    return stored_talk()
+
+
+@pytest.fixture
+def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    numbers = iter(range(2, 100))
+    monkeypatch.setattr(core, "new_session_id", lambda: f"session-{next(numbers)}")
+
+
+def stored_output(talk: Talk) -> str:
+    """What the commands printed after the typed lines (the prompts and echoes taken out)."""
+    return "".join(line for line in talk.out.getvalue().splitlines(keepends=True) if not line.startswith("User: /"))
+
+
+def test_sessions_lists_the_flows_conversations_numbered_most_recent_first(talk: Talk) -> None:
+    talk.flow.store("older", ("User", "first\nquestion"), ("Machine", "answer"))
+    talk.flow.store("newer", ("User", "hello"))
+    talk.type("/sessions")
+    assert talk.out.getvalue() == (
+        "User: /sessions\n"
+        "#  LAST ACTIVE       MESSAGES  SESSION  FIRST MESSAGE\n"
+        "1  2026-11-21 10:03  1         newer    hello\n"
+        "2  2026-11-21 10:02  2         older    first question\n"
+        "User: \n"
+    )
+    assert talk.err.getvalue() == "/resume N switches to conversation N\n"
+
+
+def test_sessions_says_so_when_the_flow_has_none(talk: Talk) -> None:
+    talk.type("/sessions")
+    assert talk.err.getvalue() == "no conversations stored for this flow yet\n"
+
+
+def test_resume_by_number_switches_shows_the_last_three_turns_and_continues_there(talk: Talk) -> None:
+    for number in range(1, 6):
+        talk.flow.store("long", ("User", f"q{number}"), ("Machine", f"a{number}"))
+    talk.flow.store("other", ("User", "x"))
+    talk.type("/sessions", "/resume 2", "next")
+    assert talk.err.getvalue().splitlines()[1:] == [
+        "resumed session: long",
+        "... 4 earlier messages (/history shows them all)",
+    ]
+    assert talk.out.getvalue().split("User: /resume 2\n")[1] == (
+        "User: q3\nAI: a3\nUser: q4\nAI: a4\nUser: q5\nAI: a5\n\nUser: next\nAI: next\n\nUser: \n"
+    )
+    assert talk.flow.asked == [("next", "long")]
+    assert talk.remembered == ["long", "long"]
+
+
+def test_resume_by_number_before_any_listing_reads_the_listing_first(talk: Talk) -> None:
+    talk.flow.store("only", ("User", "hi"))
+    talk.type("/resume 1")
+    assert talk.chat.session_id == "only"
+
+
+def test_resume_by_id_switches_to_that_conversation(talk: Talk) -> None:
+    talk.flow.store("my notes", ("User", "remember 42"), ("Machine", "ok"))
+    talk.type("/resume my notes")
+    assert talk.chat.session_id == "my notes"
+    assert talk.out.getvalue() == "User: /resume my notes\nUser: remember 42\nAI: ok\n\nUser: \n"
+
+
+def test_resume_of_an_unknown_id_or_number_says_so_and_stays(talk: Talk) -> None:
+    talk.flow.store("one", ("User", "hi"))
+    talk.type("/resume nope", "/resume 7", "/resume")
+    assert talk.chat.session_id == SESSION
+    assert talk.err.getvalue() == (
+        "no conversation nope stored for this flow (/session nope starts one)\n"
+        "no conversation number 7 (/sessions lists 1)\n"
+        "usage: /resume N or /resume ID (/sessions lists the conversations)\n"
+    )
+
+
+def test_recap_shows_the_last_turns_of_the_current_conversation(talk: Talk) -> None:
+    talk.flow.store(SESSION, ("User", "before"), ("Machine", "reply"))
+    talk.chat.recap()
+    assert (talk.out.getvalue(), talk.err.getvalue()) == ("User: before\nAI: reply\n\n", "")
+
+
+def test_recap_of_a_session_with_nothing_stored_says_so(talk: Talk) -> None:
+    talk.chat.recap()
+    assert (talk.out.getvalue(), talk.err.getvalue()) == ("", "nothing stored for this session yet\n")
+
+
+def test_rename_moves_the_conversation_on_the_server_and_continues_under_the_new_name(talk: Talk) -> None:
+    talk.type("hello", "/rename my notes/2026", "again")
+    assert talk.flow.renamed == [(SESSION, "my notes/2026")]
+    assert talk.flow.asked[-1] == ("again", "my notes/2026")
+    assert talk.moves == [(SESSION, "my notes/2026")]
+    assert talk.remembered[-1] == "my notes/2026"
+    assert talk.err.getvalue() == f"renamed {SESSION} to my notes/2026\n"
+
+
+def test_rename_onto_another_conversations_name_is_refused(talk: Talk) -> None:
+    talk.flow.store("taken", ("User", "x"))
+    talk.type("hello", "/rename taken")
+    assert (talk.flow.renamed, talk.chat.session_id) == ([], SESSION)
+    assert talk.err.getvalue() == "a conversation called taken already exists for this flow (choose another name)\n"
+
+
+def test_rename_before_anything_is_stored_only_changes_the_id_used(talk: Talk) -> None:
+    talk.type("/rename later", "hi")
+    assert (talk.flow.renamed, talk.flow.asked) == ([], [("hi", "later")])
+    assert talk.err.getvalue() == "nothing stored yet: this conversation will be stored as later\n"
+
+
+def test_rename_the_server_refuses_is_one_line_and_nothing_changes(talk: Talk) -> None:
+    talk.flow.refusal = core.ClientError("HTTP 500: database is locked (check the Langflow server's logs)")
+    talk.type("hello", "/rename x")
+    assert (talk.chat.session_id, talk.moves) == (SESSION, [])
+    assert talk.err.getvalue() == "error: HTTP 500: database is locked (check the Langflow server's logs)\n"
+
+
+def test_forget_after_y_deletes_the_conversation_and_starts_a_new_one(talk: Talk, fresh_ids: None) -> None:
+    talk.type("hello", "/forget", "y", "next")
+    assert talk.flow.forgotten == [SESSION]
+    assert talk.moves == [(SESSION, None)]
+    assert talk.flow.asked[-1] == ("next", "session-2")
+    assert f"Delete conversation {SESSION} (2 messages) on the server? [y/N] y\n" in talk.out.getvalue()
+    assert talk.err.getvalue() == f"forgot {SESSION}; new session: session-2\n"
+
+
+@pytest.mark.parametrize("answer", ["", "n", "yes please", EOFError])
+def test_forget_keeps_the_conversation_unless_the_answer_is_y(talk: Talk, answer) -> None:
+    talk.type("hello", "/forget", *([] if answer is EOFError else [answer]))
+    assert (talk.flow.forgotten, talk.moves, talk.chat.session_id) == ([], [], SESSION)
+    assert "kept\n" in talk.err.getvalue()
+
+
+def test_forget_the_server_refuses_keeps_the_conversation(talk: Talk) -> None:
+    talk.flow.refusal = core.ClientError("HTTP 409: storage unavailable (check the Langflow server's logs)")
+    talk.type("hello", "/forget", "y")
+    assert (talk.chat.session_id, talk.moves) == (SESSION, [])
+    assert talk.err.getvalue().endswith("error: HTTP 409: storage unavailable (check the Langflow server's logs)\n")
+
+
+def test_save_writes_markdown_as_the_server_stored_it(talk: Talk, tmp_path: Path) -> None:
+    target = tmp_path / "chat.md"
+    talk.type("hello", f"/save {target}")
+    assert target.read_text(encoding="utf-8") == conversation_markdown(SESSION, talk.flow.messages(SESSION), SAVED)
+    assert "## User\n\nhello\n\n## AI\n\nhello\n" in target.read_text(encoding="utf-8")
+    assert talk.err.getvalue() == f"saved 2 messages to {target}\n"
+
+
+def test_save_to_a_json_path_writes_json(talk: Talk, tmp_path: Path) -> None:
+    target = tmp_path / "chat.JSON"
+    talk.type("hello", f"/save {target}")
+    assert json.loads(target.read_text(encoding="utf-8"))["messages"] == talk.flow.messages(SESSION)
+
+
+def test_save_replaces_an_existing_file_only_after_y(talk: Talk, tmp_path: Path) -> None:
+    target = tmp_path / "chat.md"
+    target.write_text("precious")
+    talk.type("hello", f"/save {target}", "n")
+    assert target.read_text() == "precious"
+    talk.type(f"/save {target}", "y")
+    assert target.read_text().startswith(f"# Conversation {SESSION}")
+    assert [name for name in os.listdir(tmp_path)] == ["chat.md"]  # no temp file left behind
+
+
+def test_save_to_an_unwritable_place_is_one_line(talk: Talk, tmp_path: Path) -> None:
+    talk.type("hello", f"/save {tmp_path}/missing/chat.md")
+    assert talk.err.getvalue() == f"error: cannot write {tmp_path}/missing/chat.md: No such file or directory\n"
+
+
+def test_save_with_nothing_stored_writes_nothing(talk: Talk, tmp_path: Path) -> None:
+    talk.type(f"/save {tmp_path}/chat.md")
+    assert (os.listdir(tmp_path), talk.err.getvalue()) == (
+        [],
+        "nothing stored for this conversation yet: nothing saved\n",
+    )
+
+
+def test_piped_lines_that_look_like_commands_are_sent_as_messages(talk: Talk) -> None:
+    talk.flow.store(SESSION, ("User", "keep me"))
+    assert talk.pipe("/forget\n/rename x\n") == 0
+    assert talk.flow.asked == [("/forget", SESSION), ("/rename x", SESSION)]
+    assert (talk.flow.forgotten, talk.flow.renamed) == ([], [])
+
+
+def test_listing_in_the_chat_escapes_control_characters_at_a_terminal() -> None:
+    talk = stored_talk(TerminalOutput())
+    talk.flow.store("evil\x1b]0;x\x07", ("User", "hi"))
+    talk.type("/sessions")
+    assert "\x1b" not in talk.out.getvalue() and "evil\\x1b]0;x\\x07" in talk.out.getvalue()
+
+
+# --- The real client against the local fake server: paging, faults, encoding ------------------
+
+ECHO_UUID = "0b6a3b0e-1111-4c3a-9d55-000000000001"
+SESSION_PATH = "/api/v1/monitor/messages/session/"
+
+
+def store(fake: FakeLangflow, session_id: str, *texts: str) -> None:
+    """Stored turns as the fake's echo flow stores them: each text from the user, then the reply."""
+    for text in texts:
+        for sender in ("User", "Machine"):
+            fake.history[session_id].append(
+                {"session_id": session_id, "sender": sender, "text": text, "timestamp": timestamp(fake.stored)}
+            )
+            fake.stored += 1
+
+
+def timestamp(number: int) -> str:
+    from fake_langflow import timestamp as fake_timestamp
+
+    return fake_timestamp(number)
+
+
+@pytest.fixture
+def client(fake: FakeLangflow):
+    config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=10, retries=0)
+    made = core.Client(config, log=io.StringIO())
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def shell(cli, fake_env):
+    """chat_session.py from the shell, local time UTC."""
+
+    def run(*args: str, env: dict | None = None):
+        return cli(*args, script="chat_session.py", env={**fake_env, "TZ": "UTC", **(env or {})})
+
+    return run
+
+
+def test_list_sessions_prints_the_table_most_recent_first(shell, fake: FakeLangflow) -> None:
+    store(fake, "first", "Why is the sky blue?", "And the sea?")
+    store(fake, "my notes", "remember 42")
+    result = shell("--list-sessions")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        "LAST ACTIVE       MESSAGES  SESSION   FIRST MESSAGE\n"
+        "2026-11-21 10:00  2         my notes  remember 42\n"
+        "2026-11-21 10:00  4         first     Why is the sky blue?\n"
+    )
+
+
+def test_list_sessions_json_is_for_scripts(shell, fake: FakeLangflow) -> None:
+    store(fake, "first", "hello")
+    assert json.loads(shell("--list-sessions", "--json").stdout) == [
+        {
+            "session_id": "first",
+            "last_active": "2026-11-21T10:00:01.000001+00:00",
+            "messages": 2,
+            "first_message": "hello",
+        }
+    ]
+
+
+def test_list_sessions_of_a_flow_without_conversations_says_so_on_stderr(shell) -> None:
+    result = shell("--list-sessions")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "no conversations stored for this flow yet\n")
+
+
+@pytest.mark.parametrize("pages", [True, False], ids=["pages like 1.13", "does not page"])
+def test_listing_a_busy_flow_reads_every_message_in_a_few_requests(client, fake: FakeLangflow, pages: bool) -> None:
+    fake.pages = pages
+    for number in range(50):
+        store(fake, f"s{number:02d}", *[f"m{turn}" for turn in range(5)])  # 500 messages
+    summaries = session_summaries(core.flow_messages(client))
+    assert [(s["session_id"], s["messages"]) for s in summaries] == [(f"s{n:02d}", 10) for n in range(49, -1, -1)]
+    listings = [seen for seen in fake.requests if seen.path == "/api/v1/monitor/messages"]
+    assert len(listings) == (3 if pages else 1)  # 200 + 200 + 100; or everything at once
+    assert all(seen.query["flow_id"] == [ECHO_UUID] and "session_id" not in seen.query for seen in listings)
+
+
+def test_listing_needs_no_sessions_endpoint(shell, fake: FakeLangflow) -> None:
+    """Langflow 1.1 to 1.4 have no GET /monitor/messages/sessions; the listing comes from the messages."""
+    fake.sessions_endpoint = False
+    store(fake, "old-release", "hi")
+    assert "old-release" in shell("--list-sessions").stdout
+
+
+def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> None:
+    store(fake, "s", "hi")
+    assert shell("--list-sessions", "--flow", ECHO_UUID).returncode == 0
+    assert [seen.path for seen in fake.requests] == ["/api/v1/monitor/messages"]  # no flow lookup for a uuid
+
+
+def test_rename_sends_a_name_with_spaces_and_slashes_encoded(client, fake: FakeLangflow) -> None:
+    store(fake, "old id", "hi")
+    core.rename_session(client, "old id", "my notes/2026 & more?")
+    patch = next(seen for seen in fake.requests if seen.method == "PATCH")
+    assert patch.path == SESSION_PATH + "old%20id"
+    assert patch.query == {"new_session_id": ["my notes/2026 & more?"]}
+    assert [m["text"] for m in fake.history["my notes/2026 & more?"]] == ["hi", "hi"]
+
+
+def test_rename_of_an_unknown_session_is_the_servers_404(client, fake: FakeLangflow) -> None:
+    with pytest.raises(core.ClientError, match="HTTP 404: No messages found with the given session ID"):
+        core.rename_session(client, "nope", "new")
+
+
+def test_rename_the_server_refuses_is_a_client_error(client, fake: FakeLangflow) -> None:
+    fake.script(SESSION_PATH, json_reply({"detail": "database is locked"}, status=500))
+    with pytest.raises(core.ClientError, match=r"^HTTP 500: database is locked"):
+        core.rename_session(client, "a", "b")
+
+
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [(lambda c: core.rename_session(c, "a", "b"), "renaming"), (lambda c: core.delete_session(c, "a"), "deleting")],
+)
+def test_a_server_without_the_endpoint_is_named_with_its_release(client, fake: FakeLangflow, call, what) -> None:
+    fake.version = "1.0.19"
+    fake.script(SESSION_PATH, json_reply({"detail": "Not Found"}, status=404))
+    with pytest.raises(core.ClientError) as raised:
+        call(client)
+    assert str(raised.value) == (
+        f"Langflow 1.0.19 does not offer {what} conversations through its API (Langflow 1.1.1 and later do)"
+    )
+
+
+def test_forget_from_the_shell_deletes_without_asking_and_lets_go_of_the_state(
+    shell, fake: FakeLangflow, fake_env
+) -> None:
+    store(fake, "old", "hi")
+    store(fake, "keep", "hi")
+    state = Path(fake_env["XDG_STATE_HOME"]) / "langflow-chat" / "sessions.json"
+    remember_session(state, f"{fake.url} echo", "old")
+    result = shell("--forget", "old")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "forgot conversation old (2 messages)\n")
+    assert [seen.path for seen in fake.requests if seen.method == "DELETE"] == [SESSION_PATH + "old"]
+    assert ("old" in fake.history, "keep" in fake.history) == (False, True)
+    assert last_sessions(state) == {}
+    assert shell("-c").returncode == 2  # nothing to continue
+
+
+def test_forget_of_an_unknown_session_exits_1_and_deletes_nothing(shell, fake: FakeLangflow) -> None:
+    result = shell("--forget", "nope")
+    assert result.returncode == 1
+    assert result.stderr == "error: no conversation 'nope' stored for flow echo (--list-sessions lists them)\n"
+    assert not [seen for seen in fake.requests if seen.method == "DELETE"]
+
+
+def test_forget_the_server_refuses_exits_1_with_its_reason(shell, fake: FakeLangflow) -> None:
+    store(fake, "old", "hi")
+    fake.script(SESSION_PATH, json_reply({"detail": "storage unavailable"}, status=409))
+    result = shell("--forget", "old")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: HTTP 409: storage unavailable") and result.stderr.count("\n") == 1
+
+
+def test_verbose_listing_and_forgetting_never_show_the_key(shell, fake: FakeLangflow) -> None:
+    store(fake, "old", "hi")
+    outputs = [shell("-v", "--list-sessions"), shell("-v", "--forget", "old"), shell("-v", "--forget", "gone")]
+    assert all(API_KEY not in result.stdout + result.stderr for result in outputs)
+    assert "[redacted]" in outputs[0].stderr
+
+
+def test_json_goes_only_with_list_sessions(shell) -> None:
+    result = shell("--json")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: --json goes with --list-sessions (see chat_session.py --help)\n",
+    )
+
+
+# --- The script at a terminal -----------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal(fake_env, tmp_path: Path):
+    """Start chat_session.py in a pseudo-terminal (local time UTC); wait for its first prompt."""
+    children = []
+
+    def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
+        env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull, "TZ": "UTC"}
+        child = pexpect.spawn(
+            sys.executable, [str(ROOT / "chat_session.py"), *args], env=env, cwd=str(tmp_path), encoding="utf-8"
+        )
+        child.timeout = 10
+        children.append(child)
+        child.expect_exact(until)
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+def test_sessions_then_resume_by_number_at_a_terminal(terminal, fake: FakeLangflow) -> None:
+    store(fake, "older", "q1", "q2")
+    store(fake, "newer", "x")
+    child = terminal()
+    child.sendline("/sessions")
+    child.expect_exact("2  2026-11-21 10:00  4         older    q1\r\n")
+    child.expect_exact("User: ")
+    child.sendline("/resume 2")
+    child.expect_exact("resumed session: older\r\nUser: q1\r\nAI: q1\r\nUser: q2\r\nAI: q2\r\n\r\nUser: ")
+    child.sendline("q3")
+    child.expect_exact("AI: q3")
+    assert [m["text"] for m in fake.history["older"]][-1] == "q3"
+
+
+RECAP = "\r\nUser: where were we\r\nAI: where were we\r\n\r\n"
+
+
+def test_session_id_at_start_shows_the_recap(terminal, fake: FakeLangflow) -> None:
+    store(fake, "mine", "where were we")
+    terminal("--session-id", "mine", until=f"Ctrl-D to quit{RECAP}User: ")
+
+
+def test_forget_asks_y_n_and_deletes_only_after_y(terminal, fake: FakeLangflow) -> None:
+    child = terminal("--session-id", "doomed")
+    child.sendline("hello")
+    child.expect_exact("AI: hello")
+    child.sendline("/forget")
+    child.expect_exact("Delete conversation doomed (2 messages) on the server? [y/N] ")
+    child.sendline("")
+    child.expect_exact("kept")
+    assert "doomed" in fake.history
+    child.sendline("/forget")
+    child.expect_exact("[y/N] ")
+    child.sendline("y")
+    child.expect_exact("forgot doomed; new session: ")
+    child.expect_exact("User: ")
+    assert "doomed" not in fake.history
+
+
+def test_rename_then_continue_by_name_and_by_c(terminal, fake: FakeLangflow) -> None:
+    child = terminal()
+    child.sendline("hello")
+    child.expect_exact("AI: hello")
+    child.sendline("/rename my notes")
+    child.expect_exact("to my notes\r\nUser: ")
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    terminal("--session-id", "my notes", until="User: hello\r\nAI: hello\r\n\r\nUser: ")
+    terminal("-c", until="(continued); /help for commands, Ctrl-D to quit\r\nUser: hello\r\nAI: hello\r\n\r\nUser: ")
+
+
+def test_save_asks_before_replacing_a_file(terminal, fake: FakeLangflow, tmp_path: Path) -> None:
+    target = tmp_path / "chat.md"
+    target.write_text("precious")
+    child = terminal()
+    child.sendline("hello")
+    child.expect_exact("AI: hello")
+    child.sendline(f"/save {target}")
+    child.expect_exact("exists; replace it? [y/N] ")
+    child.sendline("n")
+    child.expect_exact("not saved")
+    assert target.read_text() == "precious"
+    child.sendline(f"/save {target}")
+    child.expect_exact("[y/N] ")
+    child.sendline("y")
+    child.expect_exact("saved 2 messages")
+    assert "## User\n\nhello\n\n## AI\n\nhello\n" in target.read_text()

@@ -1195,12 +1195,23 @@ def session_path(session_id: str) -> str:
 
 def rename_session(client: Client, old: str, new: str) -> None:
     """Move a conversation's messages to a new session id (the Playground shows the new name)."""
+    if "/" in old:  # Langflow's route takes one path segment, and decodes %2F first: message by message
+        for message_id in session_message_ids(client, old):
+            client.request("PUT", f"/api/v1/monitor/messages/{message_id}", json={"session_id": new}).close()
+        return
     request_session_change(client, "PATCH", old, "renaming conversations", params={"new_session_id": new})
 
 
 def delete_session(client: Client, session_id: str) -> None:
     """Delete a conversation's messages on the server."""
+    if "/" in session_id:  # as in rename_session: by the messages' ids instead
+        client.request("DELETE", "/api/v1/monitor/messages", json=session_message_ids(client, session_id)).close()
+        return
     request_session_change(client, "DELETE", session_id, "deleting conversations")
+
+
+def session_message_ids(client: Client, session_id: str) -> list[str]:
+    return [str(m["id"]) for m in session_messages(client, session_id) if m.get("id")]
 
 
 def request_session_change(client: Client, method: str, session_id: str, what: str, **kwargs: Any) -> None:

@@ -194,7 +194,7 @@ class FakeLangflow:
             return json_reply({"flowId": flow, "file_path": f"{flow}/2026-11-21_{name}"})
         if seen.path == "/api/v1/version":
             return json_reply({"version": self.version, "main_version": self.version, "package": "Langflow"})
-        if seen.path == "/api/v1/monitor/messages":
+        if seen.path == "/api/v1/monitor/messages" and seen.method == "GET":
             if "session_id" in seen.query:
                 return json_reply(self.page(self.history.get(seen.query["session_id"][0], []), seen.query))
             return json_reply(self.page(self.all_messages(), seen.query))
@@ -203,11 +203,28 @@ class FakeLangflow:
             return json_reply([session for session in newest_first if self.history[session]])
         if seen.path.startswith(SESSION_PATH) and seen.method in ("PATCH", "DELETE"):
             return self.change_session(seen, unquote(seen.path[len(SESSION_PATH) :]))
+        if seen.path == "/api/v1/monitor/messages" and seen.method == "DELETE":  # by message ids
+            for session_id, messages in self.history.items():
+                self.history[session_id] = [m for m in messages if m.get("id") not in seen.json()]
+            return Reply(status=204, body=b"")
+        if seen.path.startswith("/api/v1/monitor/messages/") and seen.method == "PUT":  # one message
+            return self.update_message(seen.path.rsplit("/", 1)[1], seen.json())
         return json_reply({"detail": "Not Found"}, status=404)
 
     def all_messages(self) -> list[dict]:
         """Every stored message of every session, oldest first (the fake serves one flow)."""
         return sorted((m for messages in self.history.values() for m in messages), key=lambda m: m["timestamp"])
+
+    def update_message(self, message_id: str, changes: dict) -> Reply:
+        for messages in list(self.history.values()):
+            for message in messages:
+                if message.get("id") == message_id:
+                    messages.remove(message)
+                    updated = {**message, **changes}
+                    self.history[updated["session_id"]].append(updated)
+                    self.history[updated["session_id"]].sort(key=lambda m: m["timestamp"])
+                    return json_reply(updated)
+        return json_reply({"detail": "Message not found"}, status=404)
 
     def change_session(self, seen: Seen, session_id: str) -> Reply:
         """Rename (PATCH ?new_session_id=) or delete (DELETE) a conversation, as Langflow does."""
@@ -240,6 +257,7 @@ class FakeLangflow:
         for sender, text in (("User", message), ("Machine", message)):
             self.history[session_id].append(
                 {
+                    "id": str(uuid.uuid4()),
                     "sender": sender,
                     "sender_name": "User" if sender == "User" else "AI",
                     "text": text,
@@ -310,6 +328,6 @@ class FakeLangflow:
                     return
                 self.wfile.write(b"0\r\n\r\n")
 
-            do_GET = do_POST = do_DELETE = do_PATCH = handle_any
+            do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = handle_any
 
         return Handler

@@ -438,7 +438,13 @@ def store(fake: FakeLangflow, session_id: str, *texts: str) -> None:
     for text in texts:
         for sender in ("User", "Machine"):
             fake.history[session_id].append(
-                {"session_id": session_id, "sender": sender, "text": text, "timestamp": timestamp(fake.stored)}
+                {
+                    "id": f"m{fake.stored}",
+                    "session_id": session_id,
+                    "sender": sender,
+                    "text": text,
+                    "timestamp": timestamp(fake.stored),
+                }
             )
             fake.stored += 1
 
@@ -528,6 +534,16 @@ def test_rename_sends_a_name_with_spaces_and_slashes_encoded(client, fake: FakeL
     assert patch.path == SESSION_PATH + "old%20id"
     assert patch.query == {"new_session_id": ["my notes/2026 & more?"]}
     assert [m["text"] for m in fake.history["my notes/2026 & more?"]] == ["hi", "hi"]
+
+
+def test_a_conversation_whose_id_has_a_slash_is_renamed_and_deleted_message_by_message(client, fake) -> None:
+    """Langflow decodes %2F before routing, so /monitor/messages/session/a%2Fb is no route (404)."""
+    store(fake, "a/b", "one", "two")
+    core.rename_session(client, "a/b", "c/d")
+    assert [m["text"] for m in fake.history["c/d"]] == ["one", "one", "two", "two"] and not fake.history["a/b"]
+    core.delete_session(client, "c/d")
+    assert not fake.history["c/d"]
+    assert not [seen for seen in fake.requests if seen.path.startswith(SESSION_PATH)]
 
 
 def test_rename_of_an_unknown_session_is_the_servers_404(client, fake: FakeLangflow) -> None:

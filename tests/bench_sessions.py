@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Measure listing a busy flow's conversations against a real Langflow (issue 12).
+
+    .venv/bin/python tests/bench_sessions.py [--sessions 200] [--messages 50] [--runs 10]
+
+Starts a Langflow (the release under test, 1.13.0 by default) in a scratch folder, stores one
+real turn through /run, then copies that turn's rows in its database into SESSIONS
+conversations of MESSAGES messages each (10,000 by default: a busy flow, made in a second
+instead of an hour of /run calls). Then it times, against that server:
+
+- `chat_session.py --list-sessions --json`, as a user runs it (a new process each time);
+- the client's way in-process: the flow's messages in pages of 200, grouped by session;
+- the other way: the sessions endpoint, then one request per session for its messages.
+
+Prints a Markdown table on stdout; progress on stderr. Not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+sys.path[:0] = [str(ROOT), str(TESTS)]
+
+import requests  # noqa: E402
+from langflow_server import start_langflow  # noqa: E402
+
+import chat_example as core  # noqa: E402
+from chat_session import session_summaries  # noqa: E402
+
+
+def log(text: str) -> None:
+    print(f"[bench-sessions] {text}", file=sys.stderr, flush=True)
+
+
+def seed_turn(url: str, api_key: str, flow: str) -> None:
+    response = requests.post(
+        f"{url}/api/v1/run/{flow}",
+        json={"input_value": "seed", "session_id": "bench-seed"},
+        headers={"x-api-key": api_key},
+        timeout=120,
+    )
+    response.raise_for_status()
+
+
+def fill(db: Path, sessions: int, per_session: int) -> None:
+    """Copy the seed turn's stored rows into `sessions` conversations of `per_session` messages."""
+    with sqlite3.connect(db, timeout=60) as connection:
+        connection.row_factory = sqlite3.Row
+        seed = connection.execute("SELECT * FROM message WHERE session_id = 'bench-seed' ORDER BY timestamp").fetchall()
+        if len(seed) < 2:
+            raise SystemExit(f"the seed turn stored {len(seed)} messages, expected 2")
+        columns = seed[0].keys()
+        dashed = "-" in str(seed[0]["id"])
+        start = datetime(2026, 1, 1)
+        rows = []
+        for number in range(sessions * per_session):
+            session, index = divmod(number, per_session)
+            row = dict(seed[index % 2])
+            row["id"] = str(uuid.uuid4()) if dashed else uuid.uuid4().hex
+            row["session_id"] = f"bench-{session:04d}"
+            row["text"] = f"message {index} of conversation {session}"
+            row["timestamp"] = (start + timedelta(seconds=number)).strftime("%Y-%m-%d %H:%M:%S.%f")
+            rows.append(tuple(row[column] for column in columns))
+        placeholders = ", ".join("?" for _ in columns)
+        connection.executemany(f"INSERT INTO message ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        connection.execute("DELETE FROM message WHERE session_id = 'bench-seed'")
+
+
+def timed(action, runs: int) -> tuple[list[float], object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = action()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+def list_by_messages(client: core.Client) -> list[dict]:
+    return session_summaries(core.flow_messages(client))
+
+
+def list_by_sessions_endpoint(client: core.Client) -> list[dict]:
+    flow_id = core.flow_uuid(client)
+    ids = core.monitor_list(client, "/api/v1/monitor/messages/sessions", {"flow_id": flow_id})
+    messages = []
+    for session_id in ids:
+        messages += core.monitor_list(
+            client, "/api/v1/monitor/messages", {"flow_id": flow_id, "session_id": session_id}
+        )
+    return session_summaries(messages)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=50, help="messages per conversation")
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-sessions-") as scratch:
+        server = start_langflow(Path(scratch) / "langflow", timeout=600)
+        try:
+            seed_turn(server.url, server.api_key, server.echo_id)
+            fill(server.workdir / "langflow.db", args.sessions, args.messages)
+            total = args.sessions * args.messages
+            log(f"stored {total} messages in {args.sessions} conversations")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("LANGFLOW_")}
+            env.update(LANGFLOW_URL=server.url, LANGFLOW_API_KEY=server.api_key, LANGFLOW_FLOW_ID="echo")
+            command = [sys.executable, str(ROOT / "chat_session.py"), "--list-sessions", "--json"]
+
+            def cli() -> list:
+                done = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True, check=True)
+                return json.loads(done.stdout)
+
+            config = core.Config(url=server.url, flow="echo", api_key=server.api_key, timeout=300, retries=0)
+            client = core.Client(config, log=io.StringIO())
+            rows = []
+            for name, action, runs in (
+                ("`chat_session.py --list-sessions --json` (new process)", cli, args.runs),
+                (
+                    "in-process: the flow's messages in pages of 200, grouped (the client's way)",
+                    lambda: list_by_messages(client),
+                    args.runs,
+                ),
+                (
+                    "in-process: sessions endpoint, then one request per session",
+                    lambda: list_by_sessions_endpoint(client),
+                    3,
+                ),
+            ):
+                log(f"timing {name}")
+                times, listed = timed(action, runs)
+                counts = sorted({s["messages"] for s in listed})
+                rows.append((name, runs, len(listed), counts, times))
+            client.close()
+        finally:
+            server.stop()
+    print(
+        f"Langflow 1.13.0, {args.sessions} conversations x {args.messages} messages = {total} messages; "
+        f"load average {os.getloadavg()[0]:.2f} at the end\n"
+    )
+    print("| How | Runs | Conversations listed | Messages each | Median ms | Min-max ms |")
+    print("|---|---|---|---|---|---|")
+    for name, runs, listed, counts, times in rows:
+        print(
+            f"| {name} | {runs} | {listed} | {', '.join(map(str, counts))} | "
+            f"{statistics.median(times):.0f} | {min(times):.0f}-{max(times):.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -328,11 +328,12 @@ def session_mover(sessions_file: Path, url: str, warn: Callable[[str], None]) ->
 
 RECAP_TURNS = 3  # the last turns shown when a conversation is resumed
 FIRST_MESSAGE_WIDTH = 60
-TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?")
+TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|UTC|[+-]\d\d:?\d\d)?")
 
 
 def parse_time(stamp: object) -> datetime | None:
-    """A Langflow timestamp ("2026-11-21 10:00:00.123456", or ISO with Z or an offset); naive is UTC.
+    """A Langflow timestamp ("2026-11-21 10:00:00.123456 UTC" from 1.13, or without a zone, or ISO
+    with Z or an offset); one without a zone is UTC.
 
     Written out because Python 3.10's fromisoformat takes neither Z nor every fraction length.
     """
@@ -342,7 +343,7 @@ def parse_time(stamp: object) -> datetime | None:
     day, clock, fraction, zone = match.groups()
     moment = datetime.fromisoformat(f"{day} {clock}").replace(microsecond=int((fraction or "0")[:6].ljust(6, "0")))
     offset = timedelta(0)
-    if zone and zone != "Z":
+    if zone and zone not in ("Z", "UTC"):
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:])) * (-1 if zone[0] == "-" else 1)
     return moment.replace(tzinfo=timezone(offset))
 
@@ -363,21 +364,24 @@ def session_summaries(messages: list[dict]) -> list[dict]:
     """The flow's conversations from its stored messages, most recent first: id, last active
     (ISO 8601, UTC), message count, first user message. As the Playground does, sessions of
     Langflow's own agentic helpers ("agentic_...") are left out."""
-    sessions: dict[str, dict] = {}
+    counts: dict[str, int] = {}
+    last: dict[str, object] = {}
+    first: dict[str, str] = {}
     seen: set[str] = set()
     for message in sorted(messages, key=lambda m: str(m.get("timestamp") or "")):
-        session_id, message_id = message.get("session_id"), message.get("id")
-        if not session_id or str(session_id).startswith("agentic_") or (message_id and message_id in seen):
+        session_id, message_id = str(message.get("session_id") or ""), message.get("id")
+        if not session_id or session_id.startswith("agentic_") or (message_id and message_id in seen):
             continue  # an id seen twice: a message that moved between two pages while they were read
         seen.add(message_id)
-        summary = sessions.setdefault(
-            str(session_id), {"session_id": str(session_id), "last_active": "", "messages": 0, "first_message": ""}
-        )
-        summary["messages"] += 1
-        summary["last_active"] = iso_time(message.get("timestamp"))
-        if not summary["first_message"] and message.get("sender") == "User":
-            summary["first_message"] = str(message.get("text") or "")
-    return sorted(sessions.values(), key=lambda s: (s["last_active"], s["session_id"]), reverse=True)
+        counts[session_id] = counts.get(session_id, 0) + 1
+        last[session_id] = message.get("timestamp")
+        if session_id not in first and message.get("sender") == "User":
+            first[session_id] = str(message.get("text") or "")
+    summaries = [  # each timestamp read once per conversation, not once per message
+        {"session_id": key, "last_active": iso_time(last[key]), "messages": count, "first_message": first.get(key, "")}
+        for key, count in counts.items()
+    ]
+    return sorted(summaries, key=lambda s: (s["last_active"], s["session_id"]), reverse=True)
 
 
 def shortened(text: str, width: int = FIRST_MESSAGE_WIDTH) -> str:

@@ -2,6 +2,10 @@
 """Measure listing a busy flow's conversations against a real Langflow (issue 12).
 
     .venv/bin/python tests/bench_sessions.py [--sessions 200] [--messages 50] [--runs 10]
+    .venv/bin/python tests/bench_sessions.py --server INFO.json   # a Langflow already running
+
+INFO.json names a running Langflow that has the test flows: {"url", "key", "echo" (the echo
+flow's uuid), "db" (its SQLite file)}; it is filled as below and keeps the messages.
 
 Starts a Langflow (the release under test, 1.13.0 by default) in a scratch folder, stores one
 real turn through /run, then copies that turn's rows in its database into SESSIONS
@@ -40,6 +44,12 @@ from langflow_server import start_langflow  # noqa: E402
 
 import chat_example as core  # noqa: E402
 from chat_session import session_summaries  # noqa: E402
+
+
+class RunningServer:
+    def __init__(self, url: str, api_key: str, echo_id: str, db: Path) -> None:
+        self.url, self.api_key, self.echo_id, self.db = url, api_key, echo_id, db
+        self.stop = lambda: None  # a server this script did not start keeps running
 
 
 def log(text: str) -> None:
@@ -109,12 +119,19 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--messages", type=int, default=50, help="messages per conversation")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--server", type=Path, help="use this running Langflow (see above) instead of starting one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sessions-") as scratch:
-        server = start_langflow(Path(scratch) / "langflow", timeout=600)
+        if args.server:
+            info = json.loads(args.server.read_text())
+            server = RunningServer(info["url"], info["key"], info["echo"], Path(info["db"]))
+        else:
+            started = start_langflow(Path(scratch) / "langflow", timeout=600)
+            server = RunningServer(started.url, started.api_key, started.echo_id, started.workdir / "langflow.db")
+            server.stop = started.stop
         try:
             seed_turn(server.url, server.api_key, server.echo_id)
-            fill(server.workdir / "langflow.db", args.sessions, args.messages)
+            fill(server.db, args.sessions, args.messages)
             total = args.sessions * args.messages
             log(f"stored {total} messages in {args.sessions} conversations")
             env = {k: v for k, v in os.environ.items() if not k.startswith("LANGFLOW_")}

@@ -65,7 +65,6 @@ def chat(lf_env: dict[str, str], tmp_path: Path):
 
 def say(child: pexpect.spawn, message: str) -> str:
     child.sendline(message)
-    child.expect_exact("AI: ")
     child.expect_exact("\r\n\r\nUser: ")
     return child.before
 

@@ -103,6 +103,20 @@ def list_by_messages(client: core.Client) -> list[dict]:
     return session_summaries(core.flow_messages(client))
 
 
+def pages_with_plain_requests(server: RunningServer) -> list[dict]:
+    """The server's own floor: the same pages fetched by a bare requests loop, grouped the same way."""
+    http = requests.Session()
+    http.headers["x-api-key"] = server.api_key
+    messages: list[dict] = []
+    while True:
+        params = {"flow_id": server.echo_id, "limit": 200, "offset": len(messages)}
+        page = http.get(f"{server.url}/api/v1/monitor/messages", params=params, timeout=300).json()
+        messages += page
+        if len(page) < 200:
+            http.close()
+            return session_summaries(messages)
+
+
 def list_by_sessions_endpoint(client: core.Client) -> list[dict]:
     flow_id = core.flow_uuid(client)
     ids = core.monitor_list(client, "/api/v1/monitor/messages/sessions", {"flow_id": flow_id})
@@ -152,6 +166,7 @@ def main() -> int:
                     lambda: list_by_messages(client),
                     args.runs,
                 ),
+                ("baseline: same pages, bare `requests` loop", lambda: pages_with_plain_requests(server), args.runs),
                 (
                     "in-process: sessions endpoint, then one request per session",
                     lambda: list_by_sessions_endpoint(client),

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 import sys
 import time
@@ -539,6 +540,78 @@ def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None
             show(event["chunk"])
 
 
+# --- Agent steps: what an agent reports while it works ------------------------------------------
+
+STEP_LIMIT = 200  # characters of a step's input, result or error shown
+
+
+def event_steps(event: dict) -> list[tuple[Any, str]]:
+    """The agent steps an event reports, in order, each with a key that names it across re-sends.
+
+    An Agent sends its message again and again while it works (add_message, state "partial"), its
+    content_blocks growing: a `tool_use` content appears when a tool is called (name, tool_input)
+    and gets its `output` or `error` when the tool returns. Langflow 1.13 lists the contents flat;
+    up to 1.6 they sit in one "Agent Steps" block's `contents`. Text contents are the answer
+    itself, so they are not steps. A component's `log` event is a step too (key None: never sent twice).
+    """
+    kind, data = event.get("event"), event.get("data")
+    if not isinstance(data, dict):
+        return []
+    if kind == "log":
+        message = data.get("message")
+        return [(None, f"log: {one_line(message, STEP_LIMIT)}")] if isinstance(message, str) and message.strip() else []
+    if kind != "add_message" or data.get("sender") == "User":
+        return []
+    steps: list[tuple[Any, str]] = []
+    for key, content in nested_contents(data.get("content_blocks"), (data.get("id"),)):
+        if content.get("type") == "tool_use":
+            steps += tool_steps(key, content)
+        elif content.get("type") == "error" and (content.get("reason") or content.get("component")):
+            where = f"{content['component']}: " if content.get("component") else ""
+            steps.append((key, f"error: {where}{step_text(content.get('reason') or '')}"))
+    return steps
+
+
+def nested_contents(blocks: Any, key: tuple) -> Iterator[tuple[tuple, dict]]:
+    """Every content of content_blocks, depth first, each keyed by its position (the list only grows)."""
+    for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+        if isinstance(block, dict):
+            yield (*key, index), block
+            yield from nested_contents(block.get("contents"), (*key, index))
+
+
+def tool_steps(key: tuple, content: dict) -> list[tuple[Any, str]]:
+    """A tool call (once its input is known, or it has returned), then its result or error."""
+    name = content.get("name") or "a tool"
+    tool_input = content.get("tool_input") or content.get("input")
+    error, output = content.get("error"), content.get("output")
+    steps = []
+    if tool_input or error is not None or output is not None:
+        shown_input = f" {step_text(tool_input)}" if tool_input else ""
+        steps.append(((*key, "call"), f"calling {name}{shown_input}"))
+    if error not in (None, ""):
+        steps.append(((*key, "end"), f"{name} failed: {step_text(error)}"))
+    elif output is not None:
+        steps.append(((*key, "end"), f"{name} returned: {step_text(output)}"))
+    return steps
+
+
+def step_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return one_line(text, STEP_LIMIT)
+
+
+def tee_steps(events: Iterable[dict], on_step: Callable[[str], None]) -> Iterator[dict]:
+    """Pass the events on, telling on_step each agent step the first time it is reported."""
+    seen: set[Any] = set()
+    for event in events:
+        for key, line in event_steps(event):
+            if key is None or key not in seen:
+                seen.add(key)
+                on_step(line)
+        yield event
+
+
 # --- Terminal safety --------------------------------------------------------------------------
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -724,6 +797,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
     parser.add_argument(
+        "--steps",
+        action=argparse.BooleanOptionalAction,
+        help="show an agent's steps (tool calls, their results) on stderr (default: when stderr is a terminal)",
+    )
+    parser.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -883,6 +961,7 @@ class Client:
         self.in_use: Any = None  # the connection the current request took from the pool
         watch_connections(self.http, self.took)
         self.tick: Callable[[], None] = lambda: None  # called at each step of a wait with nothing new
+        self.step: Callable[[str], None] | None = None  # told each agent step found in an event stream
         if config.api_key:
             self.http.headers["x-api-key"] = config.api_key
         warning = insecure_key_warning(config)
@@ -996,7 +1075,8 @@ class Client:
             response.close()
 
     def events(self, response: requests.Response, skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
-        return split_events(self.chunks(response), skip_end)
+        events = split_events(self.chunks(response), skip_end)
+        return events if self.step is None else tee_steps(events, self.step)
 
 
 def watch_connections(session: requests.Session, took: Callable[[Any], None]) -> None:
@@ -1323,11 +1403,183 @@ def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
     make_show(out)("\n")
 
 
+# --- The terminal: waiting indicator, agent steps, typed-ahead keys ----------------------------
+# The one layer that knows whether stdout and stderr are terminals; the rules above never do.
+
+SPINNER = ("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "waiting for the flow…")
+ASCII_SPINNER = ("|/-\\", "waiting for the flow...")
+ERASE_LINE = "\r\x1b[K"
+DIM, NORMAL = "\x1b[2m", "\x1b[22m"
+
+
+class TurnDisplay:
+    """What a person at a terminal sees while a turn runs, on stderr, besides the reply.
+
+    A waiting line (`⠋ waiting for the flow… 3 s`) from the moment the message is sent until the
+    first reply text or the turn's end, erased before anything else is written, so the screen
+    keeps exactly the transcript; the agent's steps, indented (and dimmed); and keys typed
+    meanwhile are not echoed into the reply. It is also the log stream of the Client, so a
+    retry notice or -v line never lands inside the waiting line.
+    """
+
+    def __init__(
+        self, stdin: TextIO, err: TextIO, indicator: bool, steps: bool, dim: bool, clock: Callable[[], float]
+    ) -> None:
+        self.stdin, self.err, self.clock = stdin, err, clock
+        self.indicator, self.steps, self.dim = indicator, steps, dim
+        self.frames, self.label = SPINNER if can_show(err, "".join(SPINNER)) else ASCII_SPINNER
+        self.since: float | None = None  # when the message was sent, while no reply text has come
+        self.drawn = False
+        self.mid_reply = False  # the terminal's cursor is inside a reply line: steps wait for its end
+        self.held: list[str] = []
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait visibly; erase the waiting line at the end, also on an error and on Ctrl-C."""
+        self.since = self.clock()
+        self.tick()
+        try:
+            with keys_not_echoed(self.stdin):
+                yield
+        finally:
+            self.since = None
+            self.erase()
+
+    def tick(self) -> None:
+        """Redraw the waiting line (the Client calls this at each short step of a wait)."""
+        if self.since is None or not self.indicator:
+            return
+        elapsed = self.clock() - self.since
+        frame = self.frames[int(elapsed * 10) % len(self.frames)]
+        self.err.write(f"\r{frame} {self.label} {int(elapsed)} s\x1b[K")
+        self.err.flush()
+        self.drawn = True
+
+    def erase(self) -> None:
+        if self.drawn:
+            self.err.write(ERASE_LINE)
+            self.err.flush()
+            self.drawn = False
+
+    def step(self, line: str) -> None:
+        """One agent step, on its own line; held while a reply line is being written."""
+        if not self.steps:
+            return
+        text = f"  {terminal_safe(line)}" if self.err.isatty() else f"  {line}"
+        if self.dim:
+            text = f"{DIM}{text[: shutil.get_terminal_size().columns - 1]}{NORMAL}"
+        if self.mid_reply:
+            self.held.append(text)
+        else:
+            self.write(text + "\n")
+
+    def write(self, text: str) -> int:
+        """stderr, above the waiting line (which comes back after a whole line)."""
+        self.erase()
+        self.err.write(text)
+        if text.endswith("\n"):
+            self.tick()
+        return len(text)
+
+    def flush(self) -> None:
+        self.err.flush()
+
+    def reply(self, out: TextIO, text: str, at_terminal: bool) -> int:
+        """Write reply text: the waiting is over; steps wait for the end of a reply line at a terminal."""
+        self.since = None
+        self.erase()
+        written = out.write(text)
+        self.mid_reply = at_terminal and not text.endswith("\n")
+        if not self.mid_reply and self.held:
+            out.flush()
+            self.err.write("\n".join(self.held) + "\n")
+            self.err.flush()
+            self.held.clear()
+        return written
+
+    def watch(self, out: TextIO) -> TextIO:
+        """stdout, its reply text written through this display."""
+        if not (self.indicator or self.steps):
+            return out
+        return WatchedOutput(out, self)
+
+
+class WatchedOutput:
+    """stdout, written through the display (everything else is the stream's own)."""
+
+    def __init__(self, out: TextIO, display: TurnDisplay) -> None:
+        self.out, self.display, self.at_terminal = out, display, out.isatty()
+
+    def write(self, text: str) -> int:
+        return self.display.reply(self.out, text, self.at_terminal)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.out, name)
+
+
+def turn_display(
+    stdin: TextIO, err: TextIO, steps: bool | None, environ: Mapping[str, str] = os.environ
+) -> TurnDisplay:
+    """The indicator at a terminal (not TERM=dumb); steps at a terminal unless --steps/--no-steps say
+    otherwise; dimmed unless NO_COLOR is set."""
+    at_terminal = err.isatty()
+    capable = at_terminal and environ.get("TERM") != "dumb"
+    return TurnDisplay(
+        stdin,
+        err,
+        indicator=capable,
+        steps=at_terminal if steps is None else steps,
+        dim=capable and not environ.get("NO_COLOR"),
+        clock=time.monotonic,
+    )
+
+
+def can_show(stream: TextIO, text: str) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def terminal_mode(stdin: TextIO) -> tuple[Any, int, list] | None:
+    """termios and the terminal's settings, or None: no terminal, or no termios (Windows, where the
+    console echoes typed keys only while a read waits for them)."""
+    try:
+        if not stdin.isatty():
+            return None
+        import termios
+    except (ImportError, AttributeError, ValueError):
+        return None
+    try:
+        return termios, stdin.fileno(), termios.tcgetattr(stdin.fileno())
+    except (termios.error, OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def keys_not_echoed(stdin: TextIO) -> Iterator[None]:
+    """Keys typed while a reply arrives are not echoed into it; they stay for the next prompt."""
+    mode = terminal_mode(stdin)
+    if mode is None:
+        yield
+        return
+    termios, fd, saved = mode
+    quiet = [*saved[:3], saved[3] & ~termios.ECHO, *saved[4:]]
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    client = Client(config, log=err)
+    display = turn_display(stdin, err, args.steps)
+    client = connected_client(config, display)
+    out = display.watch(out)
     try:
         if args.list_flows:
             flows = list_flows(client)
@@ -1343,9 +1595,18 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         if config.verbose:
             client.say(f"session id: {session_id}")
         client.config = config._replace(tweaks=tweaks_with_files(config.tweaks, upload_files(client, files)))
-        return ask_and_print(client, args, message, session_id, out)
+        with display.turn():
+            return ask_and_print(client, args, message, session_id, out)
     finally:
         client.close()
+
+
+def connected_client(config: Config, display: TurnDisplay) -> Client:
+    """A Client whose waits and event streams drive the display."""
+    client = Client(config, log=display)  # type: ignore[arg-type]  # a TurnDisplay writes like stderr
+    client.tick = display.tick
+    client.step = display.step if display.steps else None
+    return client
 
 
 def ask_and_print(client: Client, args: argparse.Namespace, message: str, session_id: str, out: TextIO) -> int:

@@ -832,12 +832,13 @@ def banner(config: core.Config, session_id: str, how: str, end_key: str) -> str:
 # --- Wiring the conversation to Langflow ------------------------------------------------------
 
 
-def make_ask(client: core.Client, stream: bool) -> Ask:
+def make_ask(client: core.Client, stream: bool, display: core.TurnDisplay) -> Ask:
     def ask(message: str, session_id: str, show: Show) -> None:
-        if stream:
-            core.stream_flow(client, message, session_id, show)
-            return
-        show(core.reply_text(core.run_flow(client, message, session_id)))
+        with display.turn():
+            if stream:
+                core.stream_flow(client, message, session_id, show)
+                return
+            show(core.reply_text(core.run_flow(client, message, session_id)))
 
     return ask
 
@@ -895,7 +896,8 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
     core.require_flow(config)
     folder = Path(state_dir())
     sessions_file = folder / "sessions.json"
-    client = core.Client(config, log=err)
+    display = core.turn_display(stdin, err, args.steps)
+    client = core.connected_client(config, display)
     move = session_mover(sessions_file, config.url, client.say)
     try:
         if args.list_sessions:
@@ -904,10 +906,10 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
             return forget_session(client, args.forget, move)
         session_id, how = first_session_id(args, config, sessions_file)
         chat = Chat(
-            make_ask(client, stream=not args.no_stream),
+            make_ask(client, not args.no_stream, display),
             make_history(client),
             session_id,
-            out,
+            display.watch(out),
             err,
             remember=session_saver(sessions_file, flow_key(config), client.say),
             conversations=make_conversations(client),

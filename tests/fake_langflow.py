@@ -331,3 +331,55 @@ class FakeLangflow:
             do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = handle_any
 
         return Handler
+
+
+def tool_content(name: str, tool_input: dict, output: Any = None, error: Any = None) -> dict:
+    """A `tool_use` content as Langflow's ToolContent.model_dump() sends it (lfx/schema/content_types.py)."""
+    title = "Error using" if error is not None else "Executed" if output is not None else "Accessing"
+    return {
+        "type": "tool_use",
+        "id": None,
+        "duration": 12,
+        "header": {"title": f"{title} **{name}**", "icon": "Hammer"},
+        "contents": [],
+        "name": name,
+        "tool_input": tool_input,
+        "output": output,
+        "error": error,
+    }
+
+
+def agent_message(session_id: str, message_id: str, blocks: list[dict], text: str = "", state: str = "partial") -> dict:
+    event = message_event(text, "Machine", session_id, message_id, state=state)
+    event["data"]["content_blocks"] = blocks
+    return event
+
+
+def agent_events(
+    session_id: str, message: str, answer: str, tool: str, tool_input: dict, output: Any, error: Any = None
+) -> list[dict]:
+    """An Agent's stream as Langflow 1.13 sends it with an OpenAI model (lfx/base/agents/events.py): the
+    partial message again and again, its flat content_blocks growing: the tool call with its input (twice:
+    at the tool's start and end), the answer's tokens, and only then the tool's output (published with
+    the answer's text), then the complete message and `end`."""
+    ai_id = str(uuid.uuid4())
+    called = tool_content(tool, tool_input)
+    returned = tool_content(tool, tool_input, output=output, error=error)
+    text = {"type": "text", "id": None, "duration": 3, "header": {}, "contents": [], "text": answer}
+    events = [
+        message_event(message, "User", session_id, str(uuid.uuid4())),
+        agent_message(session_id, ai_id, []),
+        agent_message(session_id, ai_id, [called]),
+        agent_message(session_id, ai_id, [called]),
+    ]
+    events += [{"event": "token", "data": {"chunk": token, "id": ai_id}} for token in words(answer)]
+    events.append(agent_message(session_id, ai_id, [returned, text], text=answer))
+    events.append(agent_message(session_id, ai_id, [returned, text], text=answer, state="complete"))
+    events.append({"event": "end", "data": {"result": run_response(session_id, [answer], message)}})
+    return events
+
+
+def old_agent_steps(message: str, contents: list[dict]) -> list[dict]:
+    """content_blocks as Langflow 1.1 to 1.6 send them: one "Agent Steps" group, the input first."""
+    user_input = {"type": "text", "text": message, "header": {"title": "Input", "icon": "MessageSquare"}}
+    return [{"title": "Agent Steps", "contents": [user_input, *contents], "allow_markdown": True, "media_url": None}]

@@ -676,7 +676,8 @@ def test_a_reply_to_a_pipe_is_exact(spawn, fake, mode):
     assert out == ANSI_REPLY.encode() + b"\n"
 
 
-def test_escape_sequences_in_an_error_reach_a_terminal_escaped(spawn, fake):
+def test_escape_sequences_in_an_error_reach_a_terminal_escaped(spawn, fake, fake_env):
+    fake_env["TERM"] = "dumb"  # no waiting line: any escape sequence on the screen would be the server's
     fake.script(RUN, json_reply({"detail": f"boom {ANSI_REPLY}"}, status=500))
     screen, exit_code = on_terminal(spawn, "hi", stderr_too=True)
     assert exit_code == 1 and b"boom" in screen

@@ -1,0 +1,173 @@
+"""The terminal layer: the waiting line on stderr, and keys typed while a reply arrives.
+
+Screens are rendered by pyte (a virtual VT100 terminal), so "erased completely" means the final
+screen is exactly the screen of the same run without the waiting line (TERM=dumb).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pyte
+import pytest
+from conftest import ROOT
+from fake_langflow import Reply, event_stream, json_reply, run_response, stream_events, words
+
+RUN = "/api/v1/run/"
+WAIT = 2.3  # seconds the server thinks before it answers
+LINE = "waiting for the flow…"
+
+
+def slow_reply(mode: str, text: str = "the answer") -> Reply:
+    if mode == "--stream":
+        return event_stream(stream_events("s", "hi", text, words(text)), delay=WAIT)
+    return json_reply(run_response("s", [text], "hi"), delay=WAIT)
+
+
+def run_at_terminal(env: dict[str, str], *args: str, script: str = "chat_example.py") -> str:
+    """Everything a one-shot run wrote to a terminal holding both stdout and stderr."""
+    child = pexpect.spawn(
+        sys.executable, [str(ROOT / script), *args], env=env, encoding="utf-8", timeout=20, dimensions=(24, 100)
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.before
+
+
+def screen(output: str) -> list[str]:
+    """The lines a terminal shows after this output, trailing blanks dropped."""
+    terminal = pyte.Screen(100, 24)
+    pyte.Stream(terminal).feed(output.replace("\n", "\r\n").replace("\r\r\n", "\r\n"))
+    lines = [line.rstrip() for line in terminal.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+@pytest.fixture
+def xterm(fake_env: dict[str, str]) -> dict[str, str]:
+    return {**fake_env, "TERM": "xterm", "NO_COLOR": "1"}
+
+
+@pytest.mark.parametrize("mode", ["--stream", "--text", "--json"])
+def test_the_waiting_line_counts_seconds_then_leaves_the_screen_as_it_would_be_without_it(fake, xterm, mode):
+    fake.script(RUN, slow_reply(mode), slow_reply(mode))
+    output = run_at_terminal(xterm, mode, "hi")
+    assert all(f"{LINE} {second} s\x1b[K" in output for second in (0, 1, 2)), output
+    assert f"⠋ {LINE} 0 s" in output and output.count(LINE) >= 10  # a new frame every 0.1 s
+    assert screen(output) == screen(run_at_terminal({**xterm, "TERM": "dumb"}, mode, "hi"))
+    assert LINE not in "\n".join(screen(output))
+
+
+def test_the_waiting_line_is_erased_before_an_error(fake, xterm):
+    fake.script(RUN, json_reply({"detail": "boom"}, status=500, delay=1.2))
+    output = run_at_terminal(xterm, "--text", "hi")
+    assert LINE in output
+    assert screen(output) == ["error: HTTP 500: boom (check the flow's components in Langflow)"]
+
+
+def test_the_waiting_line_falls_back_to_ascii_where_the_terminal_cannot_show_it(fake, xterm):
+    fake.script(RUN, slow_reply("--text"))
+    output = run_at_terminal({**xterm, "PYTHONIOENCODING": "ascii"}, "--text", "hi")
+    assert "| waiting for the flow... 0 s" in output and "⠋" not in output
+
+
+def test_there_is_no_waiting_line_with_term_dumb(fake, xterm):
+    fake.script(RUN, slow_reply("--stream"))
+    output = run_at_terminal({**xterm, "TERM": "dumb"}, "--stream", "hi")
+    assert output == "the answer\r\n"
+
+
+def test_there_is_no_waiting_line_when_stderr_is_not_a_terminal(fake, xterm, tmp_path):
+    fake.script(RUN, slow_reply("--stream"))
+    errors = tmp_path / "stderr.txt"
+    command = f'exec "$@" 2>{errors}'
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", command, "sh", sys.executable, str(ROOT / "chat_example.py"), "--stream", "hi"],
+        env=xterm,
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    assert child.before == "the answer\r\n" and errors.read_text() == ""
+
+
+# --- The chat --------------------------------------------------------------------------------------
+
+
+def chat(env: dict[str, str], workdir: Path, *args: str) -> pexpect.spawn:
+    child = pexpect.spawn(
+        sys.executable,
+        [str(ROOT / "chat_session.py"), *args],
+        env={**env, "INPUTRC": os.devnull},
+        cwd=workdir,
+        encoding="utf-8",
+        timeout=10,
+        dimensions=(24, 100),
+    )
+    child.logfile_read = io.StringIO()
+    child.expect_exact("User: ")
+    return child
+
+
+def chat_screen(child: pexpect.spawn) -> list[str]:
+    """The chat's screen so far, without its banner."""
+    return screen(child.logfile_read.getvalue())[2:]
+
+
+@pytest.mark.parametrize("args", [[], ["--no-stream"]], ids=["stream", "no-stream"])
+def test_the_chat_waits_visibly_and_the_transcript_stays_exact(fake, xterm, tmp_path, args):
+    fake.script(RUN, slow_reply("--text" if args else "--stream"))
+    child = chat(xterm, tmp_path, *args)
+    child.sendline("hi")
+    child.expect_exact(f"{LINE} 1 s")
+    child.expect_exact("User: ")
+    assert chat_screen(child) == ["User: hi", "AI: the answer", "", "User:"]
+    child.close(force=True)
+
+
+def interrupted_chat(env: dict[str, str], workdir: Path, fake) -> list[str]:
+    """The screen of a chat whose first message is interrupted while the server thinks."""
+    fake.script(RUN, Reply(delay=30))
+    child = chat(env, workdir)
+    child.sendline("slow")
+    time.sleep(1.2)
+    child.sendintr()
+    child.expect_exact("[interrupted] (/retry sends it again)\r\nUser: ")
+    child.close(force=True)
+    return child.logfile_read.getvalue()
+
+
+def test_ctrl_c_erases_the_waiting_line(fake, xterm, tmp_path):
+    output = interrupted_chat(xterm, tmp_path, fake)
+    assert f"{LINE} 1 s" in output
+    without = interrupted_chat({**xterm, "TERM": "dumb"}, tmp_path, fake)
+    assert screen(output)[2:] == screen(without)[2:]  # after the banner (its session ids differ)
+
+
+def tokens_apart(tokens: list[str], gap: float) -> Reply:
+    events = [{"event": "token", "data": {"chunk": token, "id": "reply-1"}} for token in tokens]
+    events.append({"event": "end", "data": {"result": run_response("session", ["".join(tokens)])}})
+    reply = event_stream(events)
+    reply.chunks = [(0.0 if index == 0 else gap, chunk) for index, (_, chunk) in enumerate(reply.chunks)]
+    return reply
+
+
+def test_keys_typed_while_a_reply_streams_are_not_echoed_into_it_and_wait_for_the_next_prompt(fake, fake_env, tmp_path):
+    fake.script(RUN, tokens_apart(["Once", " upon", " a", " time"], gap=0.4))
+    child = chat({**fake_env, "TERM": "dumb"}, tmp_path)
+    child.sendline("tell me a story")
+    child.expect_exact("AI: Once")
+    child.send("typed ahead")
+    child.expect_exact("\r\n\r\nUser: ")
+    assert child.before == " upon a time"
+    child.expect_exact("typed ahead")
+    child.sendline("")
+    child.expect_exact("AI: typed ahead\r\n\r\nUser: ")
+    child.close(force=True)

@@ -45,10 +45,12 @@ sys.path.insert(0, str(TESTS))
 from fake_langflow import (  # noqa: E402
     FakeLangflow,
     Reply,
+    agent_message,
     event_line,
     event_stream,
     run_response,
     stream_events,
+    tool_content,
 )
 from langflow_server import LANGFLOW_VERSION, start_langflow  # noqa: E402
 
@@ -60,6 +62,7 @@ MESSAGE = "hello"
 
 ONE_SHOT_GOAL = 1.15  # x the minimal requests script
 TOKENS, TOKEN_GAP = 50, 0.020
+THINKING, STEP_EVERY = 0.5, 10  # the agent's silence before its first step; a new step every 10 tokens
 DELAY_GOAL_MS = 5.0
 TURN_GOAL_MS = 3.0
 RSS_GOAL_MB = 60.0
@@ -197,7 +200,10 @@ def new_tables() -> dict[str, Table]:
             notes=[
                 "Delay = the read of the terminal that completed the token minus the time the server sent it "
                 "(same monotonic clock). The local server sends 50 tokens 20 ms apart; Langflow's counter flow "
-                "22 tokens 0.1 s apart, their send times taken at a loopback relay in front of it."
+                "22 tokens 0.1 s apart, their send times taken at a loopback relay in front of it. Stdout and "
+                "stderr share the terminal (TERM=xterm-256color), so the waiting line runs until the first "
+                "token; the local server's reply comes from an agent that waits 0.5 s, then reports a tool "
+                "step before the first token and another every 10 tokens (all shown, dimmed)."
             ],
         ),
         "turns": Table(
@@ -554,10 +560,24 @@ TERMINAL_CLIENTS = {"`chat_example.py --stream`": example_reads, "`chat_session.
 
 
 def token_reply(count: int, gap: float) -> Reply:
-    """Langflow 1.13's stream of a reply of `count` unique tokens (t00, t01, ...), tokens `gap` s apart."""
-    tokens = [f"t{index:02d} " for index in range(count)]
-    events = stream_events(str(uuid.uuid4()), "go", "".join(tokens), tokens)
-    chunks = [(gap if event["event"] == "token" else 0.0, event_line(event)) for event in events]
+    """Langflow 1.13's stream of a reply of `count` unique tokens (t00, t01, ...), tokens `gap` s apart,
+    from an agent: it thinks for THINKING s (the client's waiting line runs), calls a tool (a step is
+    shown), and every STEP_EVERY tokens reports one more tool call and result (steps held to the
+    end of the reply's line), so the waiting line and the steps are on while tokens are timed."""
+    session_id, tokens = str(uuid.uuid4()), [f"t{index:02d} " for index in range(count)]
+    events = stream_events(session_id, "go", "".join(tokens), tokens)
+    ai_id = events[1]["data"]["id"]
+    chunks: list[tuple[float, bytes]] = []
+    tools: list[dict] = []
+    for event in events:
+        if event["event"] == "token":
+            if len(chunks) == 2 or int(event["data"]["chunk"][1:3]) % STEP_EVERY == 0:
+                tools.append(tool_content("lookup", {"page": len(tools)}, output=f"page {len(tools)} found"))
+                steps = agent_message(session_id, ai_id, list(tools))
+                chunks.append((THINKING if len(tools) == 1 else 0.0, event_line(steps)))
+            chunks.append((gap, event_line(event)))
+        else:
+            chunks.append((0.0, event_line(event)))
     return Reply(content_type="text/event-stream; charset=utf-8", chunks=chunks)
 
 

@@ -139,7 +139,8 @@ def interrupted_chat(env: dict[str, str], workdir: Path, fake) -> list[str]:
     child.sendline("slow")
     time.sleep(1.2)
     child.sendintr()
-    child.expect_exact("[interrupted] (/retry sends it again)\r\nUser: ")
+    child.expect_exact("[interrupted] (/retry sends it again)\r\n")
+    child.expect_exact("User: ")
     child.close(force=True)
     return child.logfile_read.getvalue()
 

@@ -1225,9 +1225,10 @@ def flow_uuid(client: Client) -> str:
     flow = client.config.flow
     if is_uuid(flow):
         return flow
-    for listed in list_flows(client):
-        if flow in (listed["endpoint_name"], listed["id"]):
-            return str(listed["id"])
+    for headers_only in (True, False):  # Langflow 1.1's short listing leaves endpoint_name empty
+        for listed in list_flows(client, headers_only):
+            if flow in (listed["endpoint_name"], listed["id"]):
+                return str(listed["id"])
     raise ClientError(f"no flow with endpoint name {flow!r} on this server (--list-flows shows the flows)", EXIT_FLOW)
 
 
@@ -1346,10 +1347,10 @@ def tweaks_with_files(tweaks: dict, file_paths: list[str]) -> dict:
     return {**tweaks, FILE_TWEAK_KEY: chat_input}
 
 
-def list_flows(client: Client) -> list[dict]:
-    response = client.request(
-        "GET", "/api/v1/flows/", params={"get_all": "true", "header_flows": "true", "remove_example_flows": "true"}
-    )
+def list_flows(client: Client, headers_only: bool = True) -> list[dict]:
+    """The user's flows; headers_only asks for the short listing (no flow graphs), much smaller."""
+    params = {"get_all": "true", "header_flows": "true" if headers_only else "false", "remove_example_flows": "true"}
+    response = client.request("GET", "/api/v1/flows/", params=params)
     flows = client.json(response)
     if not isinstance(flows, list):
         raise ClientError("the server's flow list was not a list (is this a Langflow server?)", EXIT_FLOW)

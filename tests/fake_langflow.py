@@ -147,6 +147,7 @@ class FakeLangflow:
         self.pages = True  # page monitor listings like Langflow 1.13 (False: like releases that do not)
         self.sessions_endpoint = True  # GET /api/v1/monitor/messages/sessions, as 1.6+ (False: like 1.1-1.4)
         self.version = "1.13.0"  # GET /api/v1/version
+        self.header_endpoint_names = True  # False: like 1.1, whose short flow listing has no endpoint names
         self.stored = 0  # messages stored so far, for their timestamps: later messages sort later
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
@@ -187,6 +188,8 @@ class FakeLangflow:
         if seen.path.startswith("/api/v1/run/"):
             return self.echo(seen)
         if seen.path == "/api/v1/flows/":
+            if seen.query.get("header_flows") == ["true"] and not self.header_endpoint_names:
+                return json_reply([{**flow, "endpoint_name": None} for flow in self.flows])
             return json_reply(self.flows)
         if seen.path.startswith("/api/v1/files/upload/"):
             flow = seen.path.rsplit("/", 1)[1]

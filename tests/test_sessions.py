@@ -522,6 +522,16 @@ def test_listing_needs_no_sessions_endpoint(shell, fake: FakeLangflow) -> None:
     assert "old-release" in shell("--list-sessions").stdout
 
 
+def test_listing_by_endpoint_name_works_where_the_short_flow_listing_has_no_names(shell, fake: FakeLangflow) -> None:
+    """Langflow 1.1's /flows/?header_flows=true leaves endpoint_name empty: the full listing has it."""
+    fake.header_endpoint_names = False
+    store(fake, "s", "hi")
+    result = shell("--list-sessions")
+    assert (result.returncode, result.stderr) == (0, "")
+    listing = next(seen for seen in fake.requests if seen.path == "/api/v1/monitor/messages")
+    assert listing.query["flow_id"] == [ECHO_UUID]
+
+
 def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> None:
     store(fake, "s", "hi")
     assert shell("--list-sessions", "--flow", ECHO_UUID).returncode == 0

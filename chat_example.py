@@ -50,7 +50,7 @@ exit codes:
   1    the server or the flow reported an error (or the reply had no text)
   2    usage or configuration error
   3    authentication refused (401/403): set LANGFLOW_API_KEY
-  4    network: cannot connect, DNS, TLS, timeout, connection dropped, stream cut short
+  4    network: cannot connect, DNS, TLS, timeout, connection dropped mid-reply
   130  interrupted (Ctrl-C)
 
 environment (flags win, then the environment, then ./.env):
@@ -115,8 +115,10 @@ FAILURES: dict[int | str, Failure] = {
     "dropped": Failure(
         "the connection dropped before the reply was complete", "try again; the flow may have run", EXIT_NETWORK
     ),
-    "cut-short": Failure(
-        "the event stream ended before the flow finished", "check the Langflow server's logs; try again", EXIT_NETWORK
+    "no-result": Failure(
+        "the event stream ended without a result after {facts}, and {reason}",
+        "check the Langflow server's log",
+        EXIT_FLOW,
     ),
     "not-json": Failure(
         "the server did not return JSON (HTTP {status}, {content_type})",
@@ -140,6 +142,8 @@ def failure_error(key: int | str, **facts: Any) -> ClientError:
 
 
 def http_error(status: int, detail: str) -> ClientError:
+    if status == 500 and COMPONENT_ERROR.search(detail):  # a component failed: worded as in a stream
+        return flow_error(detail)
     failure = failure_for_status(status)
     what = detail or failure.what
     return ClientError(f"HTTP {status}: {what} ({failure.todo})", failure.exit_code, failure.retry, status)
@@ -208,6 +212,47 @@ def error_body_message(body: bytes, content_type: str) -> str:
         return detail_message(json.loads(body))
     except ValueError:
         return one_line(body.decode("utf-8", "replace"))
+
+
+COMPONENT_ERROR = re.compile(r"Error building Component (?P<component>.+?): (?P<message>.+)", re.DOTALL)
+
+
+def flow_failure(error: Any) -> tuple[str, str]:
+    """(component, innermost message) of a failed run, however Langflow reported it.
+
+    The same pair from a stream's `error` event (1.13: an error message naming its component, or
+    {"error": "500: {...}"}), a stored error message (1.1.2-1.6), an old stream_url error, and a
+    500's detail ("Error running graph: Error building Component X: ..."). No component: "".
+    """
+    component, text = "", ""
+    if isinstance(error, dict) and error.get("category") == "error":  # an error message
+        component = str(error.get("sender_name") or _dig(error, "properties", "source", "display_name") or "")
+        text = str(error.get("text") or "") or error_block_text(error)
+    if not text:
+        text = detail_message(error)
+    match = COMPONENT_ERROR.search(text)
+    if match:
+        component, text = component or match["component"].strip(), match["message"]
+    return component, one_line(text)
+
+
+def error_block_text(message: dict) -> str:
+    """An error message whose `text` is empty (Langflow 1.13) holds its reason in content blocks."""
+    for block in message.get("content_blocks") or []:
+        contents = [block] if "type" in block else block.get("contents") or []
+        for content in contents:
+            if isinstance(content, dict) and content.get("type") == "text" and content.get("text"):
+                return str(content["text"])
+    return ""
+
+
+def failure_detail(component: str, message: str) -> str:
+    return f"{component}: {message}" if component and message else component or message or "unknown error"
+
+
+def flow_error(error: Any) -> ClientError:
+    """One wording for a failed run in every mode: `the flow failed: <component>: <message>`."""
+    return failure_error("flow-error", detail=failure_detail(*flow_failure(error)))
 
 
 def _dig(data: Any, *path: str | int) -> Any:
@@ -477,9 +522,24 @@ def malformed_event(line: bytes) -> ClientError:
     return ClientError(f"the server sent a malformed event: {one_line(line.decode('utf-8', 'replace'), 80)}", EXIT_FLOW)
 
 
-def event_error_message(data: Any) -> str:
-    """Langflow's `error` event carries either a message (text) or {"error": "500: {...}"}."""
-    return detail_message(data) or "unknown error"
+class StreamEnded(Exception):
+    """The stream closed cleanly without its `end` event: what it showed, to ask the server why."""
+
+    def __init__(self, events: int, last: str, user_message_id: Any) -> None:
+        super().__init__(f"{events} event{'s' if events != 1 else ''}" + (f", the last {last}" if last else ""))
+        self.user_message_id = user_message_id
+
+
+def turn_error(messages: list[dict], user_message_id: Any) -> dict | None:
+    """The error stored for this turn: the first error after this turn's user message (stored
+    messages, oldest first). If its id is unknown, after the last user message."""
+    ids = [message.get("id") for message in messages]
+    if user_message_id is not None and user_message_id in ids:
+        start = ids.index(user_message_id) + 1
+    else:
+        users = [index for index, message in enumerate(messages) if message.get("sender") == "User"]
+        start = users[-1] + 1 if users else 0
+    return next((message for message in messages[start:] if message.get("category") == "error"), None)
 
 
 def is_whole_reply(message: dict) -> bool:
@@ -500,6 +560,7 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
     """
     shown: set[Any] = set()
     current: Any = None
+    count, kind, user_message_id = 0, "", None
 
     def start(message_id: Any) -> None:
         nonlocal current
@@ -509,10 +570,12 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
         shown.add(message_id)
 
     for event in events:
-        kind, data = event.get("event"), event.get("data")
+        count, kind, data = count + 1, str(event.get("event")), event.get("data")
         if kind == "error":
-            raise failure_error("flow-error", detail=event_error_message(data))
+            raise flow_error(data)
         data = data if isinstance(data, dict) else {}
+        if kind == "add_message" and data.get("sender") == "User" and user_message_id is None:
+            user_message_id = data.get("id")
         if kind == "token" and data.get("chunk"):
             start(data.get("id", "tokens"))
             show(str(data["chunk"]))
@@ -528,14 +591,14 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
                     start(text)
                     show(text)
             return result if isinstance(result, dict) else {}
-    raise failure_error("cut-short")
+    raise StreamEnded(count, kind, user_message_id)
 
 
 def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None:
     """The old stream_url stream: data lines of {"chunk": ...} until the server closes it."""
     for event in events:
         if event.get("error"):
-            raise failure_error("flow-error", detail=detail_message(event["error"]))
+            raise flow_error(event["error"])
         if isinstance(event.get("chunk"), str):
             show(event["chunk"])
 
@@ -1188,8 +1251,22 @@ def stream_flow(
         for _rest in events:  # read the stream to its end, so the connection can be reused
             pass
         return result
+    except StreamEnded as ended:
+        raise turn_failure(client, session_id, ended) from None
     finally:
         response.close()
+
+
+def turn_failure(client: Client, session_id: str, ended: StreamEnded) -> ClientError:
+    """Langflow 1.1.2-1.6 close the stream without `end` when a component fails, and store the
+    error: ask for it. If that fails too, say what the stream showed."""
+    try:
+        stored = turn_error(session_messages(client, session_id), ended.user_message_id)
+    except ClientError as error:
+        return failure_error("no-result", facts=ended, reason=f"the stored messages could not be read: {error}")
+    if stored is None:
+        return failure_error("no-result", facts=ended, reason="no error is stored for this turn")
+    return flow_error(stored)
 
 
 def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iterator[dict]:

@@ -76,12 +76,21 @@ def error_envelope(message: str) -> str:
     return json.dumps({"message": message, "traceback": None, "description": None, "code": None, "suggestion": None})
 
 
-def error_event(message: str, shape: str) -> dict:
-    """Langflow 1.13's stream `error` event: an error "message" (its text), or {"error": "500: <envelope>"}."""
+def error_event(component: str, message: str, shape: str) -> dict:
+    """Langflow 1.13's stream `error` events for a failing component: first an error "message" (the
+    component's ErrorMessage: sender_name, text, content blocks), seconds later {"error": "500: <envelope>"}."""
     if shape == "message":
-        data = message_event(message, "Machine", "", str(uuid.uuid4()))["data"]
-        return {"event": "error", "data": {**data, "category": "error", "error": True}}
-    return {"event": "error", "data": {"error": f"500: {error_envelope(message)}"}}
+        data = message_event(message + "\n", component, "", str(uuid.uuid4()))["data"]
+        blocks = [
+            {"type": "text", "text": message + "\n"},
+            {"title": "Error", "contents": [{"type": "error", "component": component, "reason": f"**{message}**"}]},
+        ]
+        return {
+            "event": "error",
+            "data": {**data, "sender_name": component, "category": "error", "error": True, "content_blocks": blocks},
+        }
+    envelope = error_envelope(f"Error running graph: Error building Component {component}: {message}")
+    return {"event": "error", "data": {"error": f"500: {envelope}"}}
 
 
 def words(text: str) -> list[str]:
@@ -149,6 +158,7 @@ class FakeLangflow:
         self.version = "1.13.0"  # GET /api/v1/version
         self.header_endpoint_names = True  # False: like 1.1, whose short flow listing has no endpoint names
         self.stored = 0  # messages stored so far, for their timestamps: later messages sort later
+        self.failing: tuple[str, str] | None = None  # (component, message): the next run fails as in 1.1.2-1.6
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -253,25 +263,45 @@ class FakeLangflow:
         newest_first = messages[::-1]
         return newest_first[offset : offset + limit][::-1]
 
+    def store(self, session_id: str, sender: str, text: str, **extra: Any) -> dict:
+        """Store a message of the session as Langflow does (the monitor endpoint lists them)."""
+        message = {
+            "id": str(uuid.uuid4()),
+            "sender": sender,
+            "sender_name": "User" if sender == "User" else "AI",
+            "text": text,
+            "session_id": session_id,
+            "timestamp": timestamp(self.stored),
+            "category": "message",
+            **extra,
+        }
+        self.history[session_id].append(message)
+        self.stored += 1
+        return message
+
     def echo(self, seen: Seen) -> Reply:
         """Like an echo flow: the reply is the message; the session's turns are remembered."""
         body = seen.json()
         message, session_id = body.get("input_value") or "", body.get("session_id") or seen.path.rsplit("/", 1)[1]
-        for sender, text in (("User", message), ("Machine", message)):
-            self.history[session_id].append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "sender": sender,
-                    "sender_name": "User" if sender == "User" else "AI",
-                    "text": text,
-                    "session_id": session_id,
-                    "timestamp": timestamp(self.stored),
-                }
-            )
-            self.stored += 1
-        if seen.query.get("stream") == ["true"]:
+        user = self.store(session_id, "User", message)
+        streaming = seen.query.get("stream") == ["true"]
+        if self.failing:
+            return self.fail_like_1_6(session_id, user, streaming)
+        self.store(session_id, "Machine", message)
+        if streaming:
             return event_stream(stream_events(session_id, message, message, words(message)))
         return json_reply(run_response(session_id, [message], message))
+
+    def fail_like_1_6(self, session_id: str, user: dict, streaming: bool) -> Reply:
+        """A component fails as in Langflow 1.1.2-1.6: the error is stored; the stream carries the
+        user's message and closes cleanly with no `error` and no `end` event; /run answers 500."""
+        (component, text), self.failing = self.failing, None
+        self.store(session_id, component, text, sender_name=component, category="error", error=True)
+        if streaming:
+            event = message_event(user["text"], "User", session_id, user["id"])
+            return event_stream([event])
+        detail = error_envelope(f"Error running graph: Error building Component {component}: {text}")
+        return json_reply({"detail": detail}, status=500)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

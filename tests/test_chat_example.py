@@ -37,6 +37,7 @@ from fake_langflow import (
 
 RUN = "/api/v1/run/"
 COMPONENT_ERROR = "Error running graph: Error building Component Chat Output: boom"
+FLOW_TODO = " (check the flow's components in Langflow)"
 ANSI_REPLY = "\x1b]0;pwned\x07\x1b[31mred"
 PROXY_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx/1.25.3</center></body></html>"
 UI_PAGE = b"<!DOCTYPE html>\n<html><head><title>Langflow</title></head><body><div id='root'></div></body></html>"
@@ -234,14 +235,35 @@ def test_tokens_sent_300_ms_apart_reach_stdout_300_ms_apart(fake, spawn):
 
 @pytest.mark.parametrize("shape", ["message", "error"])
 def test_an_error_event_of_either_shape_is_a_flow_error_with_its_message(cli, fake, shape):
-    fake.script(RUN, event_stream([message_event("hi", "User", "s", "u1"), error_event(COMPONENT_ERROR, shape)]))
+    fake.script(
+        RUN, event_stream([message_event("hi", "User", "s", "u1"), error_event("Agent", "model said no", shape)])
+    )
+    assert error_line(cli("hi", "--stream"), 1) == "error: the flow failed: Agent: model said no" + FLOW_TODO
+
+
+def test_a_component_failing_mid_stream_as_in_langflow_1_6_is_the_flow_error_the_server_stored(cli, fake):
+    fake.failing = ("OldModel", "old model exploded on request")
     line = error_line(cli("hi", "--stream"), 1)
-    assert COMPONENT_ERROR in line and '{"message"' not in line
+    assert line == "error: the flow failed: OldModel: old model exploded on request" + FLOW_TODO
 
 
-def test_a_stream_that_ends_without_end_is_a_network_error(cli, fake):
-    fake.script(RUN, event_stream(stream_events("s", "hi", "cut", ["cut"])[:-1]))
-    assert "ended before the flow finished" in error_line(cli("hi", "--stream"), 4)
+def test_an_error_stored_for_an_earlier_turn_is_not_this_turns_error(cli, fake):
+    session = "s-earlier-error"
+    fake.store(session, "User", "before")
+    fake.store(session, "OldModel", "an earlier failure", sender_name="OldModel", category="error")
+    this_turn = fake.store(session, "User", "hi")
+    fake.script(RUN, event_stream([message_event("hi", "User", session, this_turn["id"])]))
+    line = error_line(cli("hi", "--stream", "--session-id", session), 1)
+    assert "ended without a result" in line and "no error is stored for this turn" in line
+    assert "earlier failure" not in line
+
+
+def test_a_stream_that_ends_without_end_and_without_a_readable_error_says_what_the_stream_showed(cli, fake):
+    fake.script(RUN, event_stream([message_event("hi", "User", "s", "u1")]))
+    fake.script("/api/v1/monitor/messages", json_reply({"detail": "Internal Server Error"}, status=500))
+    line = error_line(cli("hi", "--stream"), 1)
+    assert "the event stream ended without a result after 1 event, the last add_message" in line
+    assert "the stored messages could not be read" in line and "Internal Server Error" in line
 
 
 def test_a_stream_whose_connection_drops_is_a_network_error(cli, fake):
@@ -303,10 +325,9 @@ def test_a_422_shows_the_msg_of_each_item(cli, fake):
     assert "input_value: Input should be a valid string" in error_line(cli("hi"), 1)
 
 
-def test_a_500_shows_the_components_message_not_the_envelope(cli, fake):
+def test_a_500_of_a_failing_component_names_the_component_and_its_message(cli, fake):
     fake.script(RUN, json_reply({"detail": error_envelope(COMPONENT_ERROR)}, status=500))
-    line = error_line(cli("hi"), 1)
-    assert COMPONENT_ERROR in line and '{"message"' not in line and "traceback" not in line
+    assert error_line(cli("hi"), 1) == "error: the flow failed: Chat Output: boom" + FLOW_TODO
 
 
 def test_a_502_html_page_is_not_dumped(cli, fake):

@@ -35,9 +35,7 @@ FLOW_ERROR = json_reply(
     {"detail": json.dumps({"message": "Error building Component Prompt: missing variable", "traceback": None})},
     status=500,
 )
-FLOW_ERROR_LINE = (
-    "error: HTTP 500: Error building Component Prompt: missing variable (check the flow's components in Langflow)"
-)
+FLOW_ERROR_LINE = "error: the flow failed: Prompt: missing variable (check the flow's components in Langflow)"
 DROPPED_LINE = "error: the connection dropped before the reply was complete (try again; the flow may have run)"
 
 
@@ -566,6 +564,20 @@ def test_a_failed_piped_turn_is_reported_on_stderr_the_rest_still_sent_and_the_e
     assert result.stdout == "User: first\n\nUser: second\nAI: second\n\n"
     assert result.stderr == FLOW_ERROR_LINE + "\n"
     assert sent_messages(fake) == ["first", "second"]
+
+
+def test_a_component_failing_mid_stream_as_in_langflow_1_6_is_reported_with_its_stored_error(
+    fake: FakeLangflow, piped: Callable[..., Completed]
+) -> None:
+    fake.failing = ("OldModel", "old model exploded on request")
+
+    result = piped(stdin="first\nsecond\n")
+
+    assert result.returncode == 1
+    assert result.stdout == "User: first\n\nUser: second\nAI: second\n\n"
+    assert result.stderr == (
+        "error: the flow failed: OldModel: old model exploded on request (check the flow's components in Langflow)\n"
+    )
 
 
 def test_ctrl_c_during_a_piped_conversation_stops_it_with_exit_130(

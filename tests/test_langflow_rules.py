@@ -25,13 +25,14 @@ from chat_example import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
     EXIT_FLOW,
-    EXIT_NETWORK,
     EXIT_USAGE,
     MAX_RETRY_WAIT,
     ClientError,
     Config,
+    StreamEnded,
     detail_message,
     error_body_message,
+    flow_failure,
     insecure_key_warning,
     load_config,
     output_text,
@@ -46,6 +47,7 @@ from chat_example import (
     split_events,
     stream_urls,
     terminal_safe,
+    turn_error,
 )
 
 no_deadline = settings(deadline=None)  # on a busy CI box a slow example is not a failure
@@ -440,13 +442,61 @@ def test_events_of_other_kinds_are_ignored():
 
 @pytest.mark.parametrize("shape", ["message", "error"])
 def test_an_error_event_of_either_shape_is_a_flow_error_with_its_message(shape):
-    with fails_with(EXIT_FLOW, COMPONENT_ERROR):
-        shown_by([error_event(COMPONENT_ERROR, shape)])
+    with fails_with(EXIT_FLOW, "the flow failed: Agent: model said no"):
+        shown_by([error_event("Agent", "model said no", shape)])
 
 
-def test_a_stream_that_ends_without_an_end_event_is_a_network_error():
-    with fails_with(EXIT_NETWORK, "ended before the flow finished"):
-        shown_by(stream_events("s", "hi", "Hello", ["Hello"])[:-1])
+def test_a_stream_that_ends_without_an_end_event_says_what_it_showed():
+    user = message_event("hi", "User", "s", "u1")
+    with pytest.raises(StreamEnded) as ended:
+        shown_by([user, {"event": "token", "data": {"chunk": "He", "id": "a1"}}])
+    assert (str(ended.value), ended.value.user_message_id) == ("2 events, the last token", "u1")
+
+
+# --- The error stored for a turn: turn_error ---------------------------------------------------
+
+
+def stored(sender: str, text: str, id: str, category: str = "message") -> dict:
+    return {"id": id, "sender": sender, "sender_name": sender, "text": text, "category": category}
+
+
+EARLIER_TURN = [stored("User", "one", "u1"), stored("OldModel", "first failure", "e1", "error")]
+
+
+def test_the_error_stored_after_this_turns_user_message_is_this_turns_error():
+    messages = [*EARLIER_TURN, stored("User", "two", "u2"), stored("OldModel", "second failure", "e2", "error")]
+    assert turn_error(messages, "u2")["id"] == "e2"
+
+
+def test_an_earlier_turns_error_is_not_this_turns_error():
+    assert turn_error([*EARLIER_TURN, stored("User", "two", "u2")], "u2") is None
+
+
+def test_without_the_user_messages_id_the_error_after_the_last_user_message_counts():
+    messages = [*EARLIER_TURN, stored("User", "two", "u2"), stored("OldModel", "second failure", "e2", "error")]
+    assert turn_error(messages, None)["id"] == "e2"
+    assert turn_error(messages, "never-stored")["id"] == "e2"
+
+
+# --- One wording per failure: flow_failure -----------------------------------------------------
+
+FAILURE_SHAPES = {  # as Langflow sends them (1.4.3's 500 puts two newlines before the message)
+    "1.13 error event, a message": error_event("CounterModel", "counter exploded on request", "message")["data"],
+    "1.13 error event, a 500 envelope": error_event("CounterModel", "counter exploded on request", "error")["data"],
+    "1.1.2-1.6 stored error": stored("CounterModel", "counter exploded on request\n", "e1", "error"),
+    "1.4.3 500 detail": error_envelope(
+        "Error running graph: Error building Component CounterModel: \n\ncounter exploded on request"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", FAILURE_SHAPES)
+def test_every_shape_of_a_component_failure_gives_the_same_component_and_message(shape):
+    assert flow_failure(FAILURE_SHAPES[shape]) == ("CounterModel", "counter exploded on request")
+
+
+def test_a_failure_that_names_no_component_gives_its_message_alone():
+    assert flow_failure({"error": "No cache found for f."}) == ("", "No cache found for f.")
 
 
 # --- Terminal safety: terminal_safe ------------------------------------------------------------

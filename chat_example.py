@@ -47,7 +47,7 @@ FILE_TWEAK_KEY = "Chat Input"  # Langflow matches a tweak key against component 
 EXIT_CODES_HELP = """\
 exit codes:
   0    success
-  1    the server or the flow reported an error (or the reply had no text)
+  1    the server or the flow reported an error (or the run returned no message)
   2    usage or configuration error
   3    authentication refused (401/403): set LANGFLOW_API_KEY
   4    network: cannot connect, DNS, TLS, timeout, connection dropped mid-reply
@@ -127,7 +127,9 @@ FAILURES: dict[int | str, Failure] = {
     ),
     "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", EXIT_FLOW),
     "no-text": Failure(
-        "the flow returned no text", "check that the flow ends in a Chat Output, or drop --text for the JSON", EXIT_FLOW
+        "the flow returned no message",
+        "check that the flow ends in a Chat Output; --json shows what it returned",
+        EXIT_FLOW,
     ),
 }
 
@@ -276,19 +278,21 @@ TEXT_PATHS = (
 
 
 def output_text(output: dict) -> str | None:
-    """The reply text of one output component, from the most reliable place that has it."""
-    for path in TEXT_PATHS:
-        value = _dig(output, *path)
-        if isinstance(value, dict):
-            value = value.get("text") or value.get("message")
-        if isinstance(value, str) and value:
-            return value
+    """The reply text of one output component, from the most reliable place that has it:
+    "" if it holds a message with no text (an empty reply), None if it holds no message at all."""
+    found = None
+    places = [_dig(output, *path) for path in TEXT_PATHS]
     artifacts = output.get("artifacts")
     if isinstance(artifacts, dict):
-        for key in ("message", "text"):
-            if isinstance(artifacts.get(key), str) and artifacts[key]:
-                return artifacts[key]
-    return None
+        places += [artifacts.get("message"), artifacts.get("text")]
+    for value in places:
+        if isinstance(value, dict):
+            value = value.get("text") or value.get("message")
+        if isinstance(value, str):
+            if value:
+                return value
+            found = ""
+    return found
 
 
 def run_outputs(response: Any) -> Iterator[dict]:
@@ -300,27 +304,45 @@ def run_outputs(response: Any) -> Iterator[dict]:
 
 
 def reply_texts(response: Any) -> list[str]:
-    """Every output component's text, in order (a run can have several outputs, or none)."""
-    return [text for output in run_outputs(response) if (text := output_text(output))]
+    """Every output component's text, in order; "" for an empty message; none if no output holds one."""
+    return [text for output in run_outputs(response) if (text := output_text(output)) is not None]
 
 
 def reply_text(response: Any) -> str:
-    """The reply as the user reads it: every output's text, a blank line between; none is an error."""
+    """The reply as the user reads it: every output's text, a blank line between.
+
+    One rule in every mode: a flow that returned an empty message has replied (""); a run whose
+    outputs hold no message at all (no Chat Output) is the "no text" error.
+    """
     texts = reply_texts(response)
     if not texts:
         raise failure_error("no-text")
-    return "\n\n".join(texts)
+    return "\n\n".join(text for text in texts if text)
 
 
-def stream_urls(response: Any) -> list[str]:
-    """Old Langflow (up to 1.1.1) answers stream=true with JSON that points at a stream per output."""
-    urls = []
+def streamed_outputs(response: Any) -> list[tuple[dict, str]]:
+    """Old Langflow (up to 1.1.1) answers stream=true with JSON whose streaming outputs each point
+    at a stream_url: (output, url) for each."""
+    streams = []
     for output in run_outputs(response):
         for place in (_dig(output, "artifacts"), _dig(output, "outputs", "message", "message")):
             if isinstance(place, dict) and isinstance(place.get("stream_url"), str):
-                urls.append(place["stream_url"])
+                streams.append((output, place["stream_url"]))
                 break
-    return urls
+    return streams
+
+
+def stream_urls(response: Any) -> list[str]:
+    return [url for _output, url in streamed_outputs(response)]
+
+
+def with_streamed_text(output: dict, text: str) -> None:
+    """Put an old stream's text where a finished response holds the reply (the first TEXT_PATHS)."""
+    message = _dig(output, "results", "message")
+    if isinstance(message, dict):
+        message["text"] = text
+    else:
+        output.setdefault("results", {})["message"] = {"text": text}
 
 
 # --- JSON read as it arrives: Langflow repeats a reply's text up to five times in one body -----
@@ -542,6 +564,18 @@ def turn_error(messages: list[dict], user_message_id: Any) -> dict | None:
     return next((message for message in messages[start:] if message.get("category") == "error"), None)
 
 
+def older_than(version: str | None, release: tuple[int, ...]) -> bool:
+    """A known Langflow version older than `release` ("1.1.1" < (1, 2)); an unknown one counts as new."""
+    number = tuple(int(part) for part in re.findall(r"\d+", version or "")[:3])
+    return bool(number) and number < release
+
+
+def stored_empty_reply_mark(version: str | None) -> str:
+    """What /history shows for a reply stored with no text: Langflow up to 1.1 stores every
+    streamed reply empty and never fills it in; later releases store an empty reply as it was."""
+    return "(not stored by this server)" if older_than(version, (1, 2)) else "(empty reply)"
+
+
 def is_whole_reply(message: dict) -> bool:
     """A finished reply message; a "partial" one already holds the first token, which comes again."""
     return (
@@ -587,20 +621,26 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
         elif kind == "end":
             result = data.get("result", {})
             if not shown:
-                for text in reply_texts(result):
+                for text in filter(None, reply_texts(result)):
                     start(text)
                     show(text)
             return result if isinstance(result, dict) else {}
     raise StreamEnded(count, kind, user_message_id)
 
 
-def show_sse_chunks(events: Iterable[dict], show: Callable[[str], None]) -> None:
-    """The old stream_url stream: data lines of {"chunk": ...} until the server closes it."""
+def show_sse_chunks(
+    events: Iterable[dict], show: Callable[[str], None], emit: Callable[[dict], None], message_id: Any
+) -> str:
+    """The old stream_url stream: data lines of {"chunk": ...} until the server closes it; its text."""
+    chunks = []
     for event in events:
         if event.get("error"):
             raise flow_error(event["error"])
         if isinstance(event.get("chunk"), str):
+            chunks.append(event["chunk"])
+            emit({"event": "token", "data": {"chunk": event["chunk"], "id": message_id}})
             show(event["chunk"])
+    return "".join(chunks)
 
 
 # --- Agent steps: what an agent reports while it works ------------------------------------------
@@ -701,6 +741,7 @@ class Config(NamedTuple):
     output_type: str = "chat"
     output_component: str = ""
     verbose: bool = False
+    url_given: bool = False  # set by a flag, the environment or the env file (not the default)
 
 
 def read_env_file(path: str | None) -> dict[str, str]:
@@ -792,6 +833,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
         output_type=args.output_type,
         output_component=args.output_component or "",
         verbose=args.verbose,
+        url_given=bool(setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL")),
     )
 
 
@@ -870,7 +912,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show requests, responses and tracebacks on stderr (the key is redacted)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-V", "--version", action="store_true", help="show this client's version and the server's Langflow version"
+    )
+    parser.set_defaults(prog=parser.prog)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -1210,12 +1255,11 @@ def run_body(config: Config, message: str, session_id: str) -> dict:
 
 
 def run_flow(client: Client, message: str, session_id: str) -> dict:
-    """One non-streaming run: the server's whole JSON response."""
-    response = client.request(
-        "POST", run_path(client.config.flow, False), stream=True, json=run_body(client.config, message, session_id)
-    )
-    result = client.json(response, streamed=True)
-    return result if isinstance(result, dict) else {"outputs": [], "result": result}
+    """One run whose whole result is wanted (--text, JSON, --no-stream), read as events where the
+    server sends them: a failing component is reported at its first `error` event, where Langflow
+    1.13's non-streamed 500 comes 12-59 s later. The `end` event's result is the same object as
+    the non-streamed response."""
+    return stream_flow(client, message, session_id, lambda _text: None, keep_result=True)
 
 
 def stream_flow(
@@ -1224,8 +1268,12 @@ def stream_flow(
     session_id: str,
     show: Callable[[str], None],
     on_event: Callable[[dict], None] | None = None,
+    keep_result: bool = False,
 ) -> dict:
-    """One streaming run: show the reply as it comes, return the final result."""
+    """One run read as it streams: show the reply as it comes, return the final result.
+
+    The one place a run's events are read; on_event sees each of them.
+    """
     response = client.request(
         "POST",
         run_path(client.config.flow, True),
@@ -1234,7 +1282,7 @@ def stream_flow(
         headers={"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"},
     )
     if "json" in response.headers.get("Content-Type", ""):  # Langflow up to 1.1.1, or streaming off
-        return show_old_stream(client, client.json(response, streamed=True), session_id, show)
+        return show_old_stream(client, client.json(response, streamed=True), session_id, show, on_event)
     shown = False
 
     def show_and_note(text: str) -> None:
@@ -1243,7 +1291,7 @@ def stream_flow(
         show(text)
 
     # once the reply is shown, the `end` event's copy of it is not needed (unless printing events)
-    events = client.events(response, skip_end=lambda: shown and on_event is None)
+    events = client.events(response, skip_end=lambda: shown and on_event is None and not keep_result)
     if on_event is not None:
         events = tee_events(events, on_event)
     try:
@@ -1253,8 +1301,27 @@ def stream_flow(
         return result
     except StreamEnded as ended:
         raise turn_failure(client, session_id, ended) from None
+    except ClientError:  # an `error` event: do not wait for the rest (1.13 sends another 12-59 s later)
+        client.shut_connection()
+        raise
     finally:
         response.close()
+
+
+def stream_reply(client: Client, message: str, session_id: str, show: Callable[[str], None]) -> bool:
+    """Show a streamed reply as it comes; True if it had text. When none came, the result decides:
+    an empty message is an empty reply (shown as ""), no message at all is the no-text error."""
+    had_text = False
+
+    def show_text(text: str) -> None:
+        nonlocal had_text
+        had_text = had_text or bool(text)
+        show(text)
+
+    result = stream_flow(client, message, session_id, show_text)
+    if not had_text:
+        show(reply_text(result))
+    return had_text
 
 
 def turn_failure(client: Client, session_id: str, ended: StreamEnded) -> ClientError:
@@ -1275,21 +1342,31 @@ def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iter
         yield event
 
 
-def show_old_stream(client: Client, result: dict, session_id: str, show: Callable[[str], None]) -> dict:
-    """Follow each stream_url (real SSE); a result without one already holds the reply."""
-    urls = stream_urls(result)
-    if not urls:  # like show_stream's `end`: no text shows nothing, it is not an error here
-        texts = reply_texts(result)
-        if texts:
-            show("\n\n".join(texts))
-        return result
-    for index, url in enumerate(urls):
+def show_old_stream(
+    client: Client,
+    result: dict,
+    session_id: str,
+    show: Callable[[str], None],
+    on_event: Callable[[dict], None] | None = None,
+) -> dict:
+    """Langflow up to 1.1.1 answers stream=true with the run's JSON, each streaming output pointing
+    at a stream_url (real SSE). Follow each, show its chunks, and put the streamed text where a
+    finished response holds it, so every mode reads the same result. Events are sent as newer
+    releases send them: a `token` per chunk, then an `end` event carrying the result."""
+    emit = on_event or (lambda _event: None)
+    streams = streamed_outputs(result)
+    if not streams:
+        show("\n\n".join(filter(None, reply_texts(result))))
+    for index, (output, url) in enumerate(streams):
         if index:
             show("\n\n")
         response = client.request(
             "GET", url, stream=True, params={"session_id": session_id}, headers={"Accept": "text/event-stream"}
         )
-        show_sse_chunks(client.events(response), show)
+        message_id = output.get("component_id") or url
+        text = show_sse_chunks(client.events(response), show, emit, message_id)
+        with_streamed_text(output, text)
+    emit({"event": "end", "data": {"result": result}})
     return result
 
 
@@ -1415,13 +1492,31 @@ def upload_files(client: Client, paths: list[str]) -> list[str]:
     return stored
 
 
-def tweaks_with_files(tweaks: dict, file_paths: list[str]) -> dict:
-    """Attach uploaded files to the Chat Input, as Langflow's own generated client does."""
+def tweaks_with_files(tweaks: dict, file_paths: list[str], one_path: bool = False) -> dict:
+    """Attach uploaded files to the Chat Input, as Langflow's own generated client does
+    (`one_path`: as the one path string Langflow up to 1.1 takes)."""
     if not file_paths:
         return tweaks
     chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
-    chat_input["files"] = list(chat_input.get("files") or []) + file_paths
+    if one_path:
+        chat_input["files"] = file_paths[0]
+    else:
+        chat_input["files"] = list(chat_input.get("files") or []) + file_paths
     return {**tweaks, FILE_TWEAK_KEY: chat_input}
+
+
+VERSION_TIMEOUT = 3.0  # seconds --version waits for the server's answer: it must never hang
+
+
+def attach_files(client: Client, paths: list[str]) -> dict:
+    """The run's tweaks with --file paths uploaded and attached to the Chat Input."""
+    if not paths:
+        return client.config.tweaks
+    version = server_version(client)
+    one_path = older_than(version, (1, 2))  # up to 1.1 a Chat Input's `files` is one path string
+    if one_path and len(paths) > 1:
+        raise usage_error(f"Langflow {version} takes one file per message (give --file once)")
+    return tweaks_with_files(client.config.tweaks, upload_files(client, paths), one_path)
 
 
 def list_flows(client: Client, headers_only: bool = True) -> list[dict]:
@@ -1464,6 +1559,14 @@ def utf8_stdio(*streams: TextIO | None) -> None:
                 stream.reconfigure(encoding="utf-8", errors="replace")
         except (AttributeError, ValueError, OSError):  # not a real stream (embedded, closed): leave it
             pass
+
+
+def empty_reply_note(out: TextIO, err: TextIO) -> None:
+    """An empty reply shows as an empty line: at a terminal, a note on stderr says so (on the
+    reply's own line when stdout is that terminal too, so nothing else moves)."""
+    if err.isatty():
+        err.write("(empty reply)" + ("" if out.isatty() else "\n"))
+        err.flush()
 
 
 def flows_table(flows: list[dict]) -> str:
@@ -1561,6 +1664,9 @@ class TurnDisplay:
 
     def flush(self) -> None:
         self.err.flush()
+
+    def isatty(self) -> bool:
+        return self.err.isatty()
 
     def reply(self, out: TextIO, text: str, at_terminal: bool) -> int:
         """Write reply text: the waiting is over; steps wait for the end of a reply line at a terminal."""
@@ -1672,9 +1778,9 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         session_id = args.session_id or new_session_id()
         if config.verbose:
             client.say(f"session id: {session_id}")
-        client.config = config._replace(tweaks=tweaks_with_files(config.tweaks, upload_files(client, files)))
+        client.config = config._replace(tweaks=attach_files(client, files))
         with display.turn():
-            return ask_and_print(client, args, message, session_id, out)
+            return ask_and_print(client, args, message, session_id, out, display)  # type: ignore[arg-type]
     finally:
         client.close()
 
@@ -1687,21 +1793,33 @@ def connected_client(config: Config, display: TurnDisplay) -> Client:
     return client
 
 
-def ask_and_print(client: Client, args: argparse.Namespace, message: str, session_id: str, out: TextIO) -> int:
+def ask_and_print(
+    client: Client, args: argparse.Namespace, message: str, session_id: str, out: TextIO, err: TextIO
+) -> int:
+    """The reply in the mode asked for. In every mode an empty reply is a reply (exit 0) and a run
+    with no message at all is the no-text error (exit 1, after the JSON when JSON is printed)."""
     if args.stream and args.json:
-        stream_flow(client, message, session_id, lambda _text: None, lambda event: print_json(event, out, compact=True))
+        result = stream_flow(
+            client, message, session_id, lambda _text: None, lambda event: print_json(event, out, compact=True)
+        )
+        reply_text(result)
         return EXIT_OK
     if args.stream:
         try:
-            stream_flow(client, message, session_id, make_show(out))
+            if not stream_reply(client, message, session_id, make_show(out)):
+                empty_reply_note(out, err)
         finally:
             out.write("\n")  # end the line, also when a failure cut the reply short
         return EXIT_OK
     result = run_flow(client, message, session_id)
     if not args.text:
         print_json(result, out)
+        reply_text(result)
         return EXIT_OK
-    make_show(out)(reply_text(result) + "\n")
+    text = reply_text(result)
+    if not text:
+        empty_reply_note(out, err)
+    make_show(out)(text + "\n")
     return EXIT_OK
 
 
@@ -1711,6 +1829,28 @@ def error_message(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return str(error)
     return f"internal error: {type(error).__name__} (run with -v for the traceback, and report it)"
+
+
+def print_versions(args: argparse.Namespace, out: TextIO) -> int:
+    """--version: this client's version and the server's, so a bug report carries both. A server
+    that is not set, not reachable or not Langflow is said so; it never fails --version."""
+    out.write(f"{args.prog} {__version__}\n")
+    try:
+        config = load_config(args)
+    except ClientError as error:
+        out.write(f"server: not configured ({error})\n")
+        return EXIT_OK
+    if not config.url_given:  # no request, no `requests` import: --version stays fast
+        out.write("server: not configured (set LANGFLOW_URL or --url)\n")
+        return EXIT_OK
+    client = Client(config._replace(api_key="", timeout=VERSION_TIMEOUT, retries=0), log=io.StringIO())
+    try:
+        version = server_version(client)
+    finally:
+        client.close()
+    what = f"Langflow {version}" if version else "not reachable, or not a Langflow server"
+    out.write(terminal_safe(f"server: {config.url}: {what}") + "\n")
+    return EXIT_OK
 
 
 def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> None:
@@ -1736,6 +1876,8 @@ def guarded_main(
     try:
         args = parse(argv)
         verbose = args.verbose
+        if args.version:
+            return print_versions(args, sys.stdout)
         config = load_config(args)
         secret = config.api_key
         return run(args, config, sys.stdin, sys.stdout, sys.stderr)

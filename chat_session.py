@@ -498,17 +498,20 @@ class Chat:
 
     def turn(self, message: str) -> bool:
         """Send one message and show the reply; a failure is reported and kept for /retry."""
-        shown = False
+        shown = had_text = False
 
         def show(text: str) -> None:
-            nonlocal shown
+            nonlocal shown, had_text
             if not shown:
                 self.show("AI: ")
                 shown = True
+            had_text = had_text or bool(text)
             self.show(text)
 
         try:
             self.ask(message, self.session_id, show)
+            if shown and not had_text:
+                core.empty_reply_note(self.out, self.err)
         except core.ClientError as error:
             self.end_reply(shown)
             self.note(f"error: {error}")
@@ -836,7 +839,7 @@ def make_ask(client: core.Client, stream: bool, display: core.TurnDisplay) -> As
     def ask(message: str, session_id: str, show: Show) -> None:
         with display.turn():
             if stream:
-                core.stream_flow(client, message, session_id, show)
+                core.stream_reply(client, message, session_id, show)
                 return
             show(core.reply_text(core.run_flow(client, message, session_id)))
 
@@ -846,9 +849,16 @@ def make_ask(client: core.Client, stream: bool, display: core.TurnDisplay) -> As
 def make_history(client: core.Client) -> History:
     """The session's stored messages, oldest first (GET /api/v1/monitor/messages)."""
 
+    versions: list[str | None] = []  # asked once, and only if a reply was stored empty
+
+    def empty_reply_mark() -> str:
+        if not versions:
+            versions.append(core.server_version(client))
+        return core.stored_empty_reply_mark(versions[0])
+
     def history(session_id: str) -> list[tuple[str, str]]:
         messages = core.session_messages(client, session_id)
-        return [(str(m.get("sender", "")), error_mark(m) + str(m.get("text", "")).strip()) for m in messages]
+        return [(str(m.get("sender", "")), stored_text(m, empty_reply_mark)) for m in messages]
 
     return history
 
@@ -860,6 +870,16 @@ def make_conversations(client: core.Client) -> Conversations:
         rename=lambda old, new: core.rename_session(client, old, new),
         forget=lambda session_id: core.delete_session(client, session_id),
     )
+
+
+def stored_text(message: dict, empty_reply_mark: Callable[[], str]) -> str:
+    """A stored message as /history shows it: errors marked, a reply stored empty said so."""
+    text = str(message.get("text") or "").strip()
+    if message.get("category") == "error":
+        return error_mark(message) + text
+    if not text and message.get("sender") != "User":
+        return empty_reply_mark()
+    return text
 
 
 def error_mark(message: dict) -> str:

@@ -800,8 +800,14 @@ def measure_long_conversation(table: Table, fake: BenchFake, target: Target, tur
 # --- 5. Start-up and import time --------------------------------------------------------------
 
 
+def without_server(target: Target) -> Target:
+    """--version asks a configured server for its version: start-up is measured with none set."""
+    return replace(target, url="")
+
+
 def measure_startup(table: Table, target: Target, runs: int) -> None:
     log(f"start-up: {runs} interleaved runs each")
+    target = without_server(target)
     commands = {
         "`python -c pass`": [PYTHON, "-c", "pass"],
         '`python -c "import requests"`': [PYTHON, "-c", "import requests"],
@@ -834,6 +840,7 @@ def added_imports(argv: list[str], baseline: list[str], target: Target, runs: in
     """Median cumulative ms of the outermost modules `argv` imports that `baseline` does not."""
     profile = [PYTHON, "-X", "importtime"]
     samples: dict[str, list[float]] = {}
+    target = without_server(target) if "--version" in argv else target
     for _ in range(runs):
         client = import_tree(run_checked([*profile, *argv], target, expect=expect))
         base = import_tree(run_checked([*profile, *baseline], target))

@@ -155,9 +155,10 @@ class FakeLangflow:
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.pages = True  # page monitor listings like Langflow 1.13 (False: like releases that do not)
         self.sessions_endpoint = True  # GET /api/v1/monitor/messages/sessions, as 1.6+ (False: like 1.1-1.4)
-        self.version = "1.13.0"  # GET /api/v1/version
+        self.version: str | None = "1.13.0"  # what GET /api/v1/version says, with no key (None: 404)
         self.header_endpoint_names = True  # False: like 1.1, whose short flow listing has no endpoint names
         self.stored = 0  # messages stored so far, for their timestamps: later messages sort later
+        self.old_streams: dict[str, list[str]] = {}  # stream_url -> its chunks, as Langflow up to 1.1.1 serves them
         self.failing: tuple[str, str] | None = None  # (component, message): the next run fails as in 1.1.2-1.6
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
@@ -193,20 +194,24 @@ class FakeLangflow:
         return None
 
     def default_reply(self, seen: Seen) -> Reply:
+        if seen.path == "/api/v1/version" and self.version:  # no key needed
+            return json_reply({"version": self.version, "main_version": self.version, "package": "Langflow"})
         if self.api_key and seen.headers.get("x-api-key") != self.api_key:
             return json_reply({"detail": "Invalid or missing API key"}, status=403)
         if seen.path.startswith("/api/v1/run/"):
             return self.echo(seen)
+        if seen.path in self.old_streams:
+            return self.old_stream(seen.path)
         if seen.path == "/api/v1/flows/":
-            if seen.query.get("header_flows") == ["true"] and not self.header_endpoint_names:
+            if seen.query.get("header_flows") == ["true"] and (
+                not self.header_endpoint_names or self.version == "1.1.1"
+            ):
                 return json_reply([{**flow, "endpoint_name": None} for flow in self.flows])
             return json_reply(self.flows)
         if seen.path.startswith("/api/v1/files/upload/"):
             flow = seen.path.rsplit("/", 1)[1]
             name = seen.body.split(b'filename="', 1)[1].split(b'"', 1)[0].decode()
             return json_reply({"flowId": flow, "file_path": f"{flow}/2026-11-21_{name}"})
-        if seen.path == "/api/v1/version":
-            return json_reply({"version": self.version, "main_version": self.version, "package": "Langflow"})
         if seen.path == "/api/v1/monitor/messages" and seen.method == "GET":
             if "session_id" in seen.query:
                 return json_reply(self.page(self.history.get(seen.query["session_id"][0], []), seen.query))
@@ -283,14 +288,38 @@ class FakeLangflow:
         """Like an echo flow: the reply is the message; the session's turns are remembered."""
         body = seen.json()
         message, session_id = body.get("input_value") or "", body.get("session_id") or seen.path.rsplit("/", 1)[1]
+        files = (body.get("tweaks") or {}).get("Chat Input", {}).get("files")
+        if self.version == "1.1.1" and isinstance(files, list):  # what Langflow 1.1.1 answers
+            detail = error_envelope("expected str, bytes or os.PathLike object, not list")
+            return json_reply({"detail": detail}, status=500)
         user = self.store(session_id, "User", message)
         streaming = seen.query.get("stream") == ["true"]
         if self.failing:
             return self.fail_like_1_6(session_id, user, streaming)
+        if streaming and self.version == "1.1.1":
+            return self.answer_like_1_1_1(seen.path.rsplit("/", 1)[1], session_id, message)
         self.store(session_id, "Machine", message)
         if streaming:
             return event_stream(stream_events(session_id, message, message, words(message)))
         return json_reply(run_response(session_id, [message], message))
+
+    def answer_like_1_1_1(self, flow: str, session_id: str, message: str) -> Reply:
+        """Langflow 1.1.1 answers stream=true with the run's JSON: the streaming output's text is
+        empty and its artifacts point at a stream_url; the reply is stored empty, never filled in."""
+        self.store(session_id, "Machine", "")
+        url = f"/api/v1/build/{flow}/ChatOutput-00000/stream"
+        self.old_streams[url] = words(message)
+        response = run_response(session_id, [""], message)
+        output = response["outputs"][0]["outputs"][0]
+        output["artifacts"].update(stream_url=url, type="stream")
+        return json_reply(response)
+
+    def old_stream(self, url: str) -> Reply:
+        """The stream_url's Server-Sent Events, as Langflow 1.1.1 sends them."""
+        lines = [f"event: message\ndata: {json.dumps({'message': 'Streaming vertex ChatOutput-00000'})}\n\n"]
+        lines += [f"event: message\ndata: {json.dumps({'chunk': chunk})}\n\n" for chunk in self.old_streams.pop(url)]
+        lines.append(f"event: close\ndata: {json.dumps({'message': 'Stream closed'})}\n\n")
+        return Reply(content_type="text/event-stream", chunks=[(0.0, line.encode()) for line in lines])
 
     def fail_like_1_6(self, session_id: str, user: dict, streaming: bool) -> Reply:
         """A component fails as in Langflow 1.1.2-1.6: the error is stored; the stream carries the

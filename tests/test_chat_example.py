@@ -154,10 +154,11 @@ def test_prints_the_json_of_a_run_with_several_outputs(cli, fake):
     assert json.loads(cli("hi").stdout) == run_response("s", ["first", "second"], "hi")
 
 
-def test_prints_the_json_of_a_run_without_outputs(cli, fake):
+def test_prints_the_json_of_a_run_without_outputs_then_the_no_text_error(cli, fake):
     fake.script(RUN, json_reply({"session_id": "s", "outputs": []}))
     result = cli("hi")
-    assert (result.returncode, json.loads(result.stdout)) == (0, {"session_id": "s", "outputs": []})
+    assert "the flow returned no message" in error_line(result, 1)
+    assert json.loads(result.stdout) == {"session_id": "s", "outputs": []}
 
 
 def test_text_prints_the_reply_and_a_newline(cli):
@@ -167,11 +168,6 @@ def test_text_prints_the_reply_and_a_newline(cli):
 def test_text_separates_several_outputs_by_a_blank_line(cli, fake):
     fake.script(RUN, texts_reply("first", "second"))
     assert cli("hi", "--text").stdout == "first\n\nsecond\n"
-
-
-def test_text_without_outputs_is_a_flow_error(cli, fake):
-    fake.script(RUN, json_reply({"session_id": "s", "outputs": []}))
-    assert "no text" in error_line(cli("hi", "--text"), 1)
 
 
 def test_unicode_and_emoji_go_and_come_back_exactly(cli, fake):
@@ -186,13 +182,88 @@ def test_a_5_mb_reply_arrives_whole(cli, fake):
     assert cli("hi", "--text").stdout == text + "\n"
 
 
-def test_the_run_is_a_json_post_of_the_message_with_langflows_field_types(cli, fake):
+def test_the_run_is_a_json_post_of_the_message_with_langflows_field_types_read_as_events(cli, fake):
     cli("hi")
     (run,) = fake.runs()
-    assert (run.method, run.path, run.query) == ("POST", "/api/v1/run/echo", {"stream": ["false"]})
+    assert (run.method, run.path, run.query) == ("POST", "/api/v1/run/echo", {"stream": ["true"]})
     assert run.headers["content-type"] == "application/json"
     body = run.json()
     assert body == {"input_value": "hi", "input_type": "chat", "output_type": "chat", "session_id": body["session_id"]}
+
+
+def test_json_is_the_end_events_result_the_same_object_as_the_non_streamed_response(cli, fake):
+    result = cli("héllo 👋")
+    session_id = sent_body(fake)["session_id"]
+    assert (
+        result.stdout
+        == json.dumps(run_response(session_id, ["héllo 👋"], "héllo 👋"), indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+# --- One rule for an empty reply, in every mode ------------------------------------------------
+
+MODES = {"--text": ["--text"], "JSON": [], "--stream": ["--stream"], "--stream --json": ["--stream", "--json"]}
+NO_MESSAGE = {"session_id": "s", "outputs": []}
+EMPTY_REPLIES = {  # a flow that ran and returned an empty message, as each kind of server answers
+    "events": lambda: event_stream(stream_events("s", "hi", "", tokens=None)),
+    "JSON (up to 1.1.1)": lambda: json_reply(run_response("s", [""], "hi")),
+}
+NO_MESSAGES = {  # a run whose outputs hold no message at all (no Chat Output)
+    "events": lambda: event_stream(
+        [message_event("hi", "User", "s", "u1"), {"event": "end", "data": {"result": NO_MESSAGE}}]
+    ),
+    "JSON (up to 1.1.1)": lambda: json_reply(NO_MESSAGE),
+}
+
+
+@pytest.mark.parametrize("server", EMPTY_REPLIES)
+@pytest.mark.parametrize("mode", MODES)
+def test_an_empty_reply_is_a_reply_in_every_mode(cli, fake, mode, server):
+    fake.script(RUN, EMPTY_REPLIES[server]())
+    result = cli("hi", *MODES[mode])
+    assert (result.returncode, result.stderr) == (0, "")
+    if mode in ("--text", "--stream"):
+        assert result.stdout == "\n"
+
+
+@pytest.mark.parametrize("server", NO_MESSAGES)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_without_a_message_is_the_no_text_error_in_every_mode(cli, fake, mode, server):
+    fake.script(RUN, NO_MESSAGES[server]())
+    line = error_line(cli("hi", *MODES[mode]), 1)
+    assert "the flow returned no message" in line and "Chat Output" in line
+
+
+@pytest.mark.parametrize("mode", ["--text", "--stream"])
+def test_an_empty_reply_at_a_terminal_gets_a_note_on_its_line(spawn, fake, mode):
+    fake.script(RUN, EMPTY_REPLIES["events"]())
+    screen, exit_code = on_terminal(spawn, "hi", mode, stderr_too=True)
+    assert exit_code == 0 and screen.endswith(b"(empty reply)\r\n")
+
+
+# --- One wording per failure, in every mode ----------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_component_failing_as_in_langflow_1_6_reads_the_same_in_every_mode(cli, fake, mode):
+    fake.failing = ("OldModel", "old model exploded on request")
+    line = error_line(cli("hi", *MODES[mode]), 1)
+    assert line == "error: the flow failed: OldModel: old model exploded on request" + FLOW_TODO
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_mode_waits_for_the_slower_second_error_event(cli, fake, mode):
+    first, second = error_event("Agent", "model said no", "message"), error_event("Agent", "model said no", "error")
+    user = message_event("hi", "User", "s", "u1")
+    fake.script(
+        RUN,
+        Reply(
+            content_type="text/event-stream",
+            chunks=[(0, event_line(user)), (0, event_line(first)), (30, event_line(second))],
+        ),
+    )
+    result = cli("hi", *MODES[mode], timeout=20)  # Langflow 1.13 sends the second one 12-59 s later
+    assert error_line(result, 1) == "error: the flow failed: Agent: model said no" + FLOW_TODO
 
 
 # --- Streaming ---------------------------------------------------------------------------------
@@ -292,6 +363,41 @@ def test_stream_follows_the_stream_url_of_langflow_up_to_1_1_1(cli, fake):
     assert cli("hi", "--stream").stdout == "Hello\n"
     (follow,) = [seen for seen in fake.requests if seen.method == "GET"]
     assert (follow.path, follow.query["session_id"]) == (stream_url, [sent_body(fake)["session_id"]])
+
+
+@pytest.mark.parametrize("mode", ["--text", "--stream"])
+def test_text_and_stream_read_the_reply_from_langflow_1_1_1s_stream_url(cli, fake, mode):
+    fake.version = "1.1.1"
+    result = cli("hello old world", mode)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hello old world\n", "")
+
+
+def test_json_from_langflow_1_1_1_holds_the_streamed_text_where_a_finished_response_does(cli, fake):
+    fake.version = "1.1.1"
+    result = json.loads(cli("hello old world").stdout)
+    assert result["outputs"][0]["outputs"][0]["results"]["message"]["text"] == "hello old world"
+
+
+def test_stream_json_from_langflow_1_1_1_prints_token_events_then_the_end_with_the_result(cli, fake):
+    fake.version = "1.1.1"
+    result = cli("hello old world", "--stream", "--json")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [event["event"] for event in events] == ["token"] * 3 + ["end"]
+    assert "".join(event["data"]["chunk"] for event in events[:-1]) == "hello old world"
+    end_result = events[-1]["data"]["result"]
+    assert end_result["outputs"][0]["outputs"][0]["results"]["message"]["text"] == "hello old world"
+
+
+def test_an_error_in_an_old_stream_url_stream_is_a_flow_error(cli, fake):
+    stream_url = "/api/v1/build/f/ChatOutput-1/stream"
+    sse = [
+        (0.0, b'event: message\ndata: {"chunk": "Hel"}\n\n'),
+        (0.0, b'event: error\ndata: {"error": "model said no"}\n\n'),
+    ]
+    for mode in (["--stream"], ["--text"], ["--stream", "--json"]):
+        fake.script(RUN, json_reply({"outputs": [{"outputs": [{"artifacts": {"stream_url": stream_url}}]}]}))
+        fake.script("/api/v1/build/", Reply(content_type="text/event-stream", chunks=sse))
+        assert error_line(cli("hi", *mode), 1) == "error: the flow failed: model said no" + FLOW_TODO
 
 
 # --- Server errors -----------------------------------------------------------------------------
@@ -461,8 +567,8 @@ def test_a_given_session_id_is_sent_as_is(cli, fake):
 
 def test_every_request_carries_the_key_only_in_the_x_api_key_header(cli, fake):
     (cli.workdir / "photo.png").write_bytes(PNG)
-    cli("hi", "--stream", "--file", "photo.png")  # looks the flow up, uploads, runs
-    assert [seen.headers["x-api-key"] for seen in fake.requests] == [API_KEY] * 3
+    cli("hi", "--stream", "--file", "photo.png")  # asks the version, looks the flow up, uploads, runs
+    assert [seen.headers["x-api-key"] for seen in fake.requests] == [API_KEY] * 4
     for seen in fake.requests:
         assert API_KEY not in seen.path + json.dumps(seen.query) + seen.body.decode("latin-1")
 
@@ -646,9 +752,64 @@ def test_a_file_joins_the_chat_input_tweaks_given(cli, fake):
     assert sent_body(fake)["tweaks"] == {"Chat Input": {"sender_name": "me", "files": files}}
 
 
+def test_a_file_goes_to_langflow_1_1_as_the_one_path_string_it_takes(cli, fake):
+    fake.version = "1.1.1"
+    (cli.workdir / "photo.png").write_bytes(PNG)
+    assert cli("hi", "--file", "photo.png").returncode == 0
+    assert sent_body(fake)["tweaks"] == {"Chat Input": {"files": f"{fake.flows[0]['id']}/2026-11-21_photo.png"}}
+
+
+def test_several_files_for_langflow_1_1_are_a_usage_error_before_any_upload(cli, fake):
+    fake.version = "1.1.1"
+    for name in ("a.png", "b.png"):
+        (cli.workdir / name).write_bytes(PNG)
+    line = error_line(cli("hi", "--file", "a.png", "--file", "b.png"), 2)
+    assert "Langflow 1.1.1 takes one file per message" in line
+    assert [seen.path for seen in fake.requests] == ["/api/v1/version"]
+
+
 def test_a_missing_file_is_a_usage_error_and_nothing_is_sent(cli, fake):
     assert "missing.png" in error_line(cli("hi", "--file", "missing.png"), 2)
     assert fake.requests == []
+
+
+# --- Versions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+@pytest.mark.parametrize("script", ["chat_example.py", "chat_session.py"])
+def test_version_shows_the_clients_and_the_servers_langflow_version(cli, fake, script, flag):
+    result = cli(flag, script=script)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"{script} 1.0.0\nserver: {fake.url}: Langflow 1.13.0\n"
+    (asked,) = fake.requests
+    assert asked.path == "/api/v1/version"
+
+
+def test_version_without_a_configured_server_asks_nothing(cli, fake, fake_env):
+    result = cli("--version", env=without(fake_env, "LANGFLOW_URL"))
+    assert (result.returncode, result.stdout) == (
+        0,
+        "chat_example.py 1.0.0\nserver: not configured (set LANGFLOW_URL or --url)\n",
+    )
+    assert fake.requests == []
+
+
+def test_version_with_an_unreachable_server_says_so_and_exits_0(cli, fake_env):
+    result = cli("--version", "--url", f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[1].endswith(": not reachable, or not a Langflow server")
+
+
+def test_version_does_not_wait_long_for_a_server_that_does_not_answer(cli, fake):
+    fake.script("/api/v1/version", Reply(delay=60))
+    result = cli("--version", timeout=20)
+    assert result.stdout.splitlines()[1] == f"server: {fake.url}: not reachable, or not a Langflow server"
+
+
+def test_version_with_a_bad_configuration_still_shows_the_clients_version(cli, fake_env):
+    result = cli("--version", env={**fake_env, "LANGFLOW_URL": "localhost:7860"})
+    assert result.returncode == 0 and result.stdout.startswith("chat_example.py 1.0.0\nserver: not configured (")
 
 
 # --- Listing flows -----------------------------------------------------------------------------

@@ -108,9 +108,12 @@ def ctrl_c_must_not_escape() -> Iterator[None]:
         pytest.fail("Ctrl-C escaped the conversation loop: the program would end with 'interrupted'")
 
 
-def conversation(out: io.StringIO | None = None, end_key: str = "Ctrl-D") -> Conversation:
-    flow, err, remembered = FakeFlow(), io.StringIO(), []
+def conversation(
+    out: io.StringIO | None = None, end_key: str = "Ctrl-D", err: io.StringIO | None = None
+) -> Conversation:
+    flow, remembered = FakeFlow(), []
     out = out if out is not None else io.StringIO()
+    err = err if err is not None else io.StringIO()
     chat = Chat(flow.ask, flow.history, SESSION, out, err, remember=remembered.append, end_key=end_key)
     return Conversation(flow, out, err, remembered, chat)
 
@@ -144,6 +147,34 @@ def test_a_reply_in_pieces_is_shown_piece_by_piece_on_one_line(talk: Conversatio
     talk.type("Why is the sky blue?")
 
     assert talk.out.getvalue() == "User: Why is the sky blue?\nAI: The sky is blue.\n\nUser: \n"
+
+
+def test_an_empty_reply_is_a_reply_with_an_empty_ai_line(talk: Conversation) -> None:
+    talk.flow.will_reply("")
+
+    assert talk.pipe("say nothing\n") == 0
+
+    assert talk.out.getvalue() == "User: say nothing\nAI: \n\n"
+    assert (talk.err.getvalue(), talk.remembered) == ("", [SESSION])
+
+
+def test_an_empty_reply_at_a_terminal_is_noted_on_the_ai_line() -> None:
+    talk = conversation(out=TerminalOutput(), err=TerminalOutput())
+    talk.flow.will_reply("")
+
+    talk.type("say nothing")
+
+    assert talk.out.getvalue() == "User: say nothing\nAI: \n\nUser: \n"
+    assert talk.err.getvalue() == "(empty reply)"  # between "AI: " and the line's end on the screen
+
+
+def test_an_empty_reply_with_only_stderr_at_a_terminal_is_noted_on_a_line_of_its_own() -> None:
+    talk = conversation(err=TerminalOutput())
+    talk.flow.will_reply("")
+
+    talk.pipe("say nothing\n")
+
+    assert talk.err.getvalue() == "(empty reply)\n"
 
 
 def test_a_successful_turn_remembers_the_session(talk: Conversation) -> None:

@@ -20,7 +20,16 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import API_KEY, ROOT
-from fake_langflow import FakeLangflow, Reply, event_stream, json_reply, run_response, stream_events
+from fake_langflow import (
+    FakeLangflow,
+    Reply,
+    error_event,
+    event_line,
+    event_stream,
+    json_reply,
+    run_response,
+    stream_events,
+)
 
 import chat_example as core
 from chat_session import enable_line_editing, make_history
@@ -118,8 +127,8 @@ def spawn_session(fake_env: dict[str, str], tmp_path: Path) -> Iterator[Callable
 def piped(cli: Callable[..., Completed]) -> Callable[..., Completed]:
     """Run chat_session.py with standard input from a pipe."""
 
-    def run(*args: str, stdin: str, env: dict[str, str] | None = None) -> Completed:
-        return cli(*args, stdin=stdin, env=env, script="chat_session.py")
+    def run(*args: str, stdin: str, env: dict[str, str] | None = None, timeout: float = 60) -> Completed:
+        return cli(*args, stdin=stdin, env=env, script="chat_session.py", timeout=timeout)
 
     return run
 
@@ -199,13 +208,16 @@ def test_tokens_are_shown_as_they_arrive_not_when_the_reply_ends(
     assert time.monotonic() - first_token_seen > 0.4  # the last token is sent 1 s after the first
 
 
-def test_no_stream_asks_for_the_whole_reply_and_shows_it(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
+def test_no_stream_shows_the_whole_reply_at_once(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
     terminal = spawn_session("--no-stream")
-    terminal.say("hello")
+    fake.script(RUN, tokens_apart(["one", " two", " three"], gap=0.5))
+    terminal.type("count")
+    terminal.expect("AI: one", timeout=10)
+    first_word_shown = time.monotonic()
+    terminal.expect(f" two three{NEW_PROMPT}")
 
-    assert [seen.query["stream"] for seen in fake.runs()] == [["false"]]
+    last_token_sent = fake.sent[-2][0]  # the end event comes after it
+    assert first_word_shown > last_token_sent
 
 
 def test_escape_codes_in_a_reply_are_shown_escaped_at_the_terminal(
@@ -580,6 +592,36 @@ def test_a_component_failing_mid_stream_as_in_langflow_1_6_is_reported_with_its_
     )
 
 
+@pytest.mark.parametrize("flags", [[], ["--no-stream"]], ids=["streaming", "--no-stream"])
+def test_an_empty_reply_is_an_empty_ai_line_and_no_message_is_the_no_text_error(
+    fake: FakeLangflow, piped: Callable[..., Completed], flags: list[str]
+) -> None:
+    no_message = {"session_id": "s", "outputs": []}
+    fake.script(
+        RUN,
+        event_stream(stream_events("s", "first", "", tokens=None)),
+        event_stream([{"event": "end", "data": {"result": no_message}}]),
+    )
+
+    result = piped(*flags, stdin="first\nsecond\n")
+
+    assert result.returncode == 1
+    assert result.stdout == "User: first\nAI: \n\nUser: second\n\n"
+    assert result.stderr.startswith("error: the flow returned no message (check that the flow ends in a Chat Output")
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-stream"]], ids=["streaming", "--no-stream"])
+def test_a_failing_component_is_reported_at_its_first_error_event(
+    fake: FakeLangflow, piped: Callable[..., Completed], flags: list[str]
+) -> None:
+    first, second = (error_event("Agent", "model said no", shape) for shape in ("message", "error"))
+    fake.script(RUN, Reply(content_type="text/event-stream", chunks=[(0, event_line(first)), (30, event_line(second))]))
+
+    result = piped(*flags, stdin="hi\n", timeout=20)  # Langflow 1.13 sends the second one 12-59 s later
+
+    assert result.stderr == "error: the flow failed: Agent: model said no (check the flow's components in Langflow)\n"
+
+
 def test_ctrl_c_during_a_piped_conversation_stops_it_with_exit_130(
     fake: FakeLangflow, fake_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -716,3 +758,35 @@ def test_history_from_a_server_that_does_not_page_is_read_without_repeats(fake: 
     store_messages(fake, "long", 200)
     texts = [text for _sender, text in stored_history(fake, "long")]
     assert texts == [f"m{number}" for number in range(200)]
+
+
+@pytest.mark.parametrize(
+    ("version", "mark"), [("1.1.1", "(not stored by this server)"), ("1.13.0", "(empty reply)")], ids=["1.1", "1.2+"]
+)
+def test_history_marks_a_reply_the_server_stored_empty(fake: FakeLangflow, version: str, mark: str) -> None:
+    # Langflow up to 1.1 stores every streamed reply empty; later releases only a reply that was empty
+    fake.version = version
+    fake.store("s", "User", "hello")
+    fake.store("s", "Machine", "")
+
+    assert stored_history(fake, "s") == [("User", "hello"), ("Machine", mark)]
+
+
+def test_history_asks_the_servers_version_only_for_a_reply_stored_empty(fake: FakeLangflow) -> None:
+    fake.store("s", "User", "hello")
+    fake.store("s", "Machine", "hello")
+
+    assert stored_history(fake, "s") == [("User", "hello"), ("Machine", "hello")]
+    assert "/api/v1/version" not in [seen.path for seen in fake.requests]
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-stream"]], ids=["streaming", "--no-stream"])
+def test_a_conversation_with_langflow_1_1_1_shows_the_replies_of_its_stream_urls(
+    fake: FakeLangflow, piped: Callable[..., Completed], flags: list[str]
+) -> None:
+    fake.version = "1.1.1"
+
+    result = piped(*flags, stdin="hello old world\nagain\n")
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "User: hello old world\nAI: hello old world\n\nUser: again\nAI: again\n\n"

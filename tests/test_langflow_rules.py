@@ -41,6 +41,7 @@ from chat_example import (
     parse_json_chunks,
     parse_tweaks,
     read_message,
+    reply_text,
     reply_texts,
     retry_after,
     show_stream,
@@ -196,9 +197,29 @@ def test_the_most_reliable_place_wins_and_an_empty_text_counts_as_missing(place,
     assert output_text(merged(*earlier, TEXT_PLACES[place](text), *later)) == text
 
 
-def test_an_output_with_text_nowhere_has_no_text():
-    output = {"results": {}, "artifacts": {"message": ""}, "messages": [], "component_id": "ChatOutput-1"}
-    assert output_text(output) is None
+def test_an_output_holding_no_message_has_no_text():
+    assert output_text({"results": {}, "messages": [], "component_id": "TextOutput-1"}) is None
+
+
+def test_an_output_holding_an_empty_message_has_empty_text():
+    output = {"results": {"message": {"text": ""}}, "artifacts": {"message": ""}, "messages": []}
+    assert output_text(output) == ""
+
+
+# --- One rule for an empty reply: reply_text ---------------------------------------------------
+
+
+def test_an_empty_message_is_an_empty_reply():
+    assert reply_text(run_response("s", [""])) == ""
+
+
+def test_a_run_without_a_message_is_the_no_text_error():
+    with fails_with(EXIT_FLOW, "the flow returned no message", "Chat Output"):
+        reply_text({"session_id": "s", "outputs": []})
+
+
+def test_an_empty_output_next_to_others_adds_no_blank_lines():
+    assert reply_text(run_response("s", ["first", "", "second"])) == "first\n\nsecond"
 
 
 def test_reply_texts_gives_every_outputs_text_in_order():

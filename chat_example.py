@@ -1281,8 +1281,12 @@ def stream_flow(
         json=run_body(client.config, message, session_id),
         headers={"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"},
     )
-    if "json" in response.headers.get("Content-Type", ""):  # Langflow up to 1.1.1, or streaming off
+    content_type = response.headers.get("Content-Type", "")
+    if "json" in content_type:  # Langflow up to 1.1.1, or streaming off
         return show_old_stream(client, client.json(response, streamed=True), session_id, show, on_event)
+    if "event-stream" not in content_type:  # a web page: a proxy, or an old Langflow not finding the flow
+        response.close()
+        raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
     shown = False
 
     def show_and_note(text: str) -> None:

@@ -442,10 +442,11 @@ def test_a_502_html_page_is_not_dumped(cli, fake):
     assert "HTTP 502" in line and "nginx" not in line
 
 
-def test_a_200_html_page_is_a_flow_error_not_a_reply(cli, fake):
+@pytest.mark.parametrize("mode", MODES)
+def test_a_200_html_page_is_a_flow_error_not_a_reply(cli, fake, mode):
     fake.script(RUN, Reply(status=200, body=UI_PAGE, content_type="text/html; charset=utf-8"))
-    result = cli("hi")
-    assert "did not return JSON" in error_line(result, 1) and result.stdout == ""
+    result = cli("hi", *MODES[mode])
+    assert "did not return JSON" in error_line(result, 1) and result.stdout.strip() == ""
 
 
 def test_malformed_json_is_a_flow_error(cli, fake):

@@ -1650,9 +1650,11 @@ class TurnDisplay:
         """One agent step, on its own line; held while a reply line is being written."""
         if not self.steps:
             return
-        text = f"  {terminal_safe(line)}" if self.err.isatty() else f"  {line}"
+        text = f"  {line}"
+        if self.err.isatty():  # one screen line, and no escape codes of the server's
+            text = terminal_safe(text)[: shutil.get_terminal_size().columns - 1]
         if self.dim:
-            text = f"{DIM}{text[: shutil.get_terminal_size().columns - 1]}{NORMAL}"
+            text = f"{DIM}{text}{NORMAL}"
         if self.mid_reply:
             self.held.append(text)
         else:

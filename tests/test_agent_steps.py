@@ -216,3 +216,20 @@ def test_help_names_the_steps_flags():
 @pytest.fixture(autouse=True)
 def _no_developer_term(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+def test_at_a_terminal_a_long_step_is_cut_to_one_screen_line(fake, fake_env):
+    events = agent_events("s", "hi", "ok", TOOL, {"expression": "1 + " * 40 + "1"}, "x" * 150)
+    fake.script(RUN, event_stream(events))
+    child = pexpect.spawn(
+        sys.executable,
+        [str(ROOT / "chat_example.py"), "--stream", "hi"],
+        env={**fake_env, "TERM": "dumb"},
+        encoding="utf-8",
+        timeout=10,
+        dimensions=(24, 60),
+    )
+    child.expect(pexpect.EOF)
+    lines = child.before.split("\r\n")
+    assert lines[0].startswith(f'  calling {TOOL} {{"expression": "1 + 1') and len(lines[0]) == 59
+    assert lines[1] == "ok" and len(lines[2]) == 59

@@ -233,3 +233,18 @@ def test_at_a_terminal_a_long_step_is_cut_to_one_screen_line(fake, fake_env):
     lines = child.before.split("\r\n")
     assert lines[0].startswith(f'  calling {TOOL} {{"expression": "1 + 1') and len(lines[0]) == 59
     assert lines[1] == "ok" and len(lines[2]) == 59
+
+
+@pytest.mark.parametrize("mode", ["--text", "--json"])
+def test_the_modes_that_wait_for_the_whole_reply_show_the_steps_too(cli, fake, mode):
+    fake.script(RUN, agent_reply())
+    result = cli(mode, "--steps", "What is 2 + 3?")
+    assert result.returncode == 0 and ANSWER in result.stdout
+    assert result.stderr == f"  {CALL}\n  {RESULT}\n"
+
+
+def test_a_chat_without_streaming_shows_the_steps_too(cli, fake):
+    fake.script(RUN, agent_reply())
+    result = cli("--steps", "--no-stream", stdin="What is 2 + 3?\n", script="chat_session.py")
+    assert result.stdout == f"User: What is 2 + 3?\nAI: {ANSWER}\n\n"
+    assert result.stderr == f"  {CALL}\n  {RESULT}\n"

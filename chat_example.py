@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import itertools
 import json
@@ -957,9 +958,9 @@ def stdin_is_piped(stdin: TextIO) -> bool:
 
 
 def read_stdin(stdin: TextIO) -> str:
-    """All of stdin, without the final newline a pipe usually ends with."""
+    """All of stdin as UTF-8, without the final line end (\n, or \r\n from Windows) a pipe usually ends with."""
     data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-    return data.decode("utf-8", "replace").rstrip("\n")
+    return data.decode("utf-8", "replace").rstrip("\r\n")
 
 
 def read_message(positional: str | None, stdin: TextIO) -> str:
@@ -1541,11 +1542,18 @@ def list_flows(client: Client, headers_only: bool = True) -> list[dict]:
 
 
 def make_show(out: TextIO, flush: bool = True) -> Callable[[str], None]:
-    """Write (and flush) each piece at once; escape control characters only for a terminal."""
-    safe = out.isatty()
+    """Write (and flush) each piece at once. Piped output is exact; at a terminal control characters
+    are escaped, but "\r\n" is a line break (its "\r" is held back if it ends a piece)."""
+    at_terminal = out.isatty()
+    held_cr = False
 
     def show(text: str) -> None:
-        out.write(terminal_safe(text) if safe else text)
+        nonlocal held_cr
+        if at_terminal:
+            text = "\r" + text if held_cr else text
+            held_cr = text.endswith("\r")
+            text = terminal_safe((text[:-1] if held_cr else text).replace("\r\n", "\n"))
+        out.write(text)
         if flush:
             out.flush()
 
@@ -1886,19 +1894,43 @@ def guarded_main(
             return print_versions(args, sys.stdout)
         config = load_config(args)
         secret = config.api_key
-        return run(args, config, sys.stdin, sys.stdout, sys.stderr)
+        exit_code = run(args, config, sys.stdin, sys.stdout, sys.stderr)
+        sys.stdout.flush()  # a pipe closed by its reader shows here, not as an error at exit
+        return exit_code
     except ClientError as error:
         report(error, verbose, secret, sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # the reader (head, less) closed the pipe: stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     except Exception as error:  # noqa: BLE001 - a bug still gets one line, not a traceback
+        if stdout_closed(error):  # the reader (head, less) closed the pipe: stop quietly
+            silence_stdout()
+            return EXIT_OK
         report(error, verbose, secret, sys.stderr)
         return EXIT_FLOW
+    finally:
+        try:
+            sys.stdout.flush()
+        except OSError:  # after a failure, already reported: what is left cannot be written
+            silence_stdout()
+
+
+def stdout_closed(error: BaseException) -> bool:
+    """The reader of stdout went away: BrokenPipeError, or OSError(EINVAL) as Windows reports it."""
+    if isinstance(error, BrokenPipeError):
+        return True
+    if not isinstance(error, OSError) or error.errno != errno.EINVAL:
+        return False
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so what is still buffered is dropped quietly at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,7 +101,9 @@ def test_the_simulation_makes_a_closed_pipe_an_einval_error(platform_env, tmp_pa
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@pytest.mark.parametrize("mode", [["--text"], [], ["--stream"], ["--stream", "--json"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "mode", [["--text"], [], ["--stream"], ["--stream", "--json"]], ids=["text", "json", "stream", "stream-json"]
+)
 def test_a_pipe_closed_before_the_reply_is_a_quiet_exit_0(fake, platform_env, tmp_path, platform, mode):
     if "--stream" in mode:
         fake.script(RUN, event_stream(stream_events("s", "hi", "hi", ["hi"]), gap=0.1))

@@ -153,21 +153,51 @@ def http_error(status: int, detail: str) -> ClientError:
 
 
 def network_error(exc: BaseException, url: str, timeout: float) -> ClientError:
-    """Classify a requests/urllib3/socket exception into the table's network rows."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    text = repr(exc)
-    facts = {"url": url, "timeout": timeout, "connect": CONNECT_TIMEOUT}
-    if "SSLError" in names:
-        return failure_error("tls", **facts)
-    if "ConnectTimeout" in names or "ConnectTimeoutError" in text:
-        return failure_error("connect-timeout", **facts)
-    if names & {"ReadTimeout", "ReadTimeoutError", "TimeoutError", "timeout"}:
-        return failure_error("timeout", **facts)
-    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
-        return failure_error("dns", **facts)
-    if "NewConnectionError" in text or "ConnectionRefusedError" in names:
-        return failure_error("refused", **facts)
-    return failure_error("dropped", **facts)
+    """The table's network row for a failure of requests, urllib3 or the socket below them."""
+    return failure_error(network_failure(exc), url=url, timeout=timeout, connect=CONNECT_TIMEOUT)
+
+
+def network_failure(exc: BaseException) -> str:
+    """Which network row: by the types of the exceptions the failure wraps, which hold for every
+    urllib3 the requirements allow (1.26 wraps a stalled stream in requests' ConnectionError, 2.2+
+    raises its own ReadTimeoutError, and only 2.x has a NameResolutionError)."""
+    import socket
+    import ssl
+
+    import requests.exceptions as http
+    import urllib3.exceptions as pool
+
+    errors = list(wrapped_errors(exc))
+
+    def any_is(kinds: type | tuple[type, ...], unless: type | tuple[type, ...] = ()) -> bool:
+        return any(isinstance(error, kinds) and not isinstance(error, unless) for error in errors)
+
+    if any_is((ssl.SSLError, http.SSLError, pool.SSLError)):
+        return "tls"
+    if any_is((http.ConnectTimeout, pool.ConnectTimeoutError), unless=pool.NewConnectionError):
+        return "connect-timeout"  # urllib3's NewConnectionError is a ConnectTimeoutError too
+    if any_is((http.ReadTimeout, pool.ReadTimeoutError, TimeoutError)):
+        return "timeout"
+    if any_is(socket.gaierror):
+        return "dns"
+    if any_is((ConnectionRefusedError, pool.NewConnectionError)):
+        return "refused"
+    return "dropped"
+
+
+def wrapped_errors(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and every one inside it: requests wraps urllib3's in its args, urllib3's
+    MaxRetryError keeps the cause in .reason, and the rest is chained (__cause__, __context__)."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        inside = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
+        pending.extend(inner for inner in inside if isinstance(inner, BaseException))
 
 
 # --- Pure Langflow rules: error bodies, reply text --------------------------------------------

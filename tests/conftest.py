@@ -175,13 +175,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def langflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def openai_model():
+    """The OpenAI-compatible fake model (tests/openai_fake.py) that Langflow's model components call."""
+    from openai_fake import OpenAIFake
+
+    model = OpenAIFake()
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def langflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, openai_model):
     """A real Langflow (the release under test) with an API key and the echo and counter flows,
-    auto-login off (the key is checked), for the whole run."""
+    auto-login off (the key is checked), for the whole run. Its OpenAI models are the fake
+    (listening before the server starts, which reads its URL once)."""
     from langflow_server import start_langflow
+    from starter_flows import openai_env
 
     release = langflow_release(request.config)
-    server = start_langflow(tmp_path_factory.mktemp("langflow"), release=release)
+    model_env = openai_env(openai_model.url)
+    server = start_langflow(tmp_path_factory.mktemp("langflow"), release=release, extra_env=model_env)
     results.timings["install_seconds"] = round(server.install_seconds, 1)
     results.timings["start_seconds"] = round(server.start_seconds, 1)
     yield server

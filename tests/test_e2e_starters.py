@@ -250,3 +250,12 @@ def test_model_failure_exits_1_with_one_clear_line(run, flow, mode):
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert FAIL_MESSAGE in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_simple_agent_steps_show_the_tool_call_on_stderr(run):
+    result = run("--stream", "--steps", "--flow", "simple-agent", "What is 2 + 3?")
+    assert (result.returncode, result.stdout) == (0, f"The tool said: {TOOL_RESULT}\n"), result.stderr
+    lines = result.stderr.splitlines()
+    call = next(i for i, line in enumerate(lines) if f'calling {TOOL} {{"expression": "2 + 3"}}' in line)
+    returned = next(i for i, line in enumerate(lines) if f"{TOOL} returned:" in line)
+    assert call < returned and '\\"5\\"' in lines[returned]

@@ -64,7 +64,7 @@ def session(lf_env: dict[str, str], tmp_path: Path):
             dimensions=(40, 200),
         )
         children.append(child)
-        child.expect_exact("User: ")
+        wait_for_prompt(child)
         return child
 
     yield spawn
@@ -72,11 +72,22 @@ def session(lf_env: dict[str, str], tmp_path: Path):
         child.close(force=True)
 
 
+TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+
+
+def wait_for_prompt(child: pexpect.spawn) -> str:
+    """What was shown up to the prompt, as a person reads it (no terminal control sequences).
+
+    The prompt is the `User: ` the output ends with: a recap's `User: ...` lines come before it.
+    """
+    child.expect(r"User: $")
+    return TERMINAL_CONTROL.sub("", child.before)
+
+
 def say(child: pexpect.spawn, message: str) -> str:
     """Send one line and return what was shown up to the next prompt."""
     child.sendline(message)
-    child.expect_exact("User: ")
-    return child.before
+    return wait_for_prompt(child)
 
 
 def turn_number(shown: str) -> int:
@@ -281,18 +292,14 @@ def test_session_id_and_continue_carry_the_count_on(session):
 def test_history_shows_the_stored_turns(session):
     child = session()
     say(child, "first question")
-    child.sendline("/history")
-    child.expect_exact("/history\r\nUser: first question\r\nAI: turn 1: first question\r\n")
-    child.expect_exact("User: ")
+    assert say(child, "/history").startswith("/history\nUser: first question\nAI: turn 1: first question\n")
 
 
 @pytest.mark.feature("history")
 def test_history_shows_turns_sent_without_streaming(session):
     child = session("--no-stream")
     say(child, "first question")
-    child.sendline("/history")
-    child.expect_exact("/history\r\nUser: first question\r\nAI: turn 1: first question\r\n")
-    child.expect_exact("User: ")
+    assert say(child, "/history").startswith("/history\nUser: first question\nAI: turn 1: first question\n")
 
 
 @pytest.mark.feature("history")
@@ -300,9 +307,7 @@ def test_history_shows_turns_sent_without_streaming(session):
 def test_history_says_when_the_server_did_not_store_a_streamed_reply(session):
     child = session()
     say(child, "first question")
-    child.sendline("/history")
-    child.expect_exact("/history\r\nUser: first question\r\nAI: (not stored by this server)\r\n")
-    child.expect_exact("User: ")
+    assert say(child, "/history").startswith("/history\nUser: first question\nAI: (not stored by this server)\n")
 
 
 @pytest.mark.feature("stream")
@@ -312,7 +317,7 @@ def test_ctrl_c_during_a_slow_reply_returns_to_the_prompt(session):
     child.expect_exact("AI: turn")
     child.sendintr()
     child.expect_exact("[interrupted]")
-    child.expect_exact("User: ")
+    wait_for_prompt(child)
     assert re.search(r"AI: turn \d+: next", say(child, "next"))
 
 

@@ -1849,11 +1849,22 @@ def ask_and_print(
         reply_text(result)
         return EXIT_OK
     if args.stream:
+        show = make_show(out)
+        shown = False
+
+        def show_and_note(text: str) -> None:
+            nonlocal shown
+            shown = shown or bool(text)
+            show(text)
+
         try:
-            if not stream_reply(client, message, session_id, make_show(out)):
+            if not stream_reply(client, message, session_id, show_and_note):
                 empty_reply_note(out, err)
-        finally:
-            out.write("\n")  # end the line, also when a failure cut the reply short
+        except BaseException:
+            if shown:  # end the line a failure cut short; a failure before any text leaves stdout empty
+                out.write("\n")
+            raise
+        out.write("\n")
         return EXIT_OK
     result = run_flow(client, message, session_id)
     if not args.text:

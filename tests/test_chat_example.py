@@ -312,6 +312,23 @@ def test_an_error_event_of_either_shape_is_a_flow_error_with_its_message(cli, fa
     assert error_line(cli("hi", "--stream"), 1) == "error: the flow failed: Agent: model said no" + FLOW_TODO
 
 
+def test_a_stream_failing_before_any_text_leaves_stdout_empty(cli, fake):
+    fake.script(RUN, event_stream([message_event("hi", "User", "s", "u1"), error_event("Agent", "no", "message")]))
+    result = cli("hi", "--stream")
+    assert (result.returncode, result.stdout) == (1, "")
+
+
+def test_a_stream_failing_after_some_text_ends_that_line_on_stdout(cli, fake):
+    events = [
+        message_event("hi", "User", "s", "u1"),
+        {"event": "token", "data": {"chunk": "partial", "id": "m1"}},
+        error_event("Agent", "no", "message"),
+    ]
+    fake.script(RUN, event_stream(events))
+    result = cli("hi", "--stream")
+    assert (result.returncode, result.stdout) == (1, "partial\n")
+
+
 def test_a_component_failing_mid_stream_as_in_langflow_1_6_is_the_flow_error_the_server_stored(cli, fake):
     fake.failing = ("OldModel", "old model exploded on request")
     line = error_line(cli("hi", "--stream"), 1)

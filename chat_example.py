@@ -1414,10 +1414,9 @@ def flow_uuid(client: Client) -> str:
     flow = client.config.flow
     if is_uuid(flow):
         return flow
-    for headers_only in (True, False):  # Langflow 1.1's short listing leaves endpoint_name empty
-        for listed in list_flows(client, headers_only):
-            if flow in (listed["endpoint_name"], listed["id"]):
-                return str(listed["id"])
+    for listed in list_flows(client):
+        if flow in (listed["endpoint_name"], listed["id"]):
+            return str(listed["id"])
     raise ClientError(f"no flow with endpoint name {flow!r} on this server (--list-flows shows the flows)", EXIT_FLOW)
 
 
@@ -1554,18 +1553,25 @@ def attach_files(client: Client, paths: list[str]) -> dict:
     return tweaks_with_files(client.config.tweaks, upload_files(client, paths), one_path)
 
 
-def list_flows(client: Client, headers_only: bool = True) -> list[dict]:
-    """The user's flows; headers_only asks for the short listing (no flow graphs), much smaller."""
-    params = {"get_all": "true", "header_flows": "true" if headers_only else "false", "remove_example_flows": "true"}
-    response = client.request("GET", "/api/v1/flows/", params=params)
-    flows = client.json(response)
-    if not isinstance(flows, list):
-        raise ClientError("the server's flow list was not a list (is this a Langflow server?)", EXIT_FLOW)
+def list_flows(client: Client) -> list[dict]:
+    """The flows this key can run. Langflow up to 1.1 leaves endpoint_name out of the short list
+    (header_flows): then the full list, which has it, is asked for."""
+    flows = fetch_flows(client, header_flows=True)
+    if any(isinstance(f, dict) and "endpoint_name" not in f for f in flows):
+        flows = fetch_flows(client, header_flows=False)
     return [
         {"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")}
         for f in flows
         if isinstance(f, dict)
     ]
+
+
+def fetch_flows(client: Client, header_flows: bool) -> list:
+    params = {"get_all": "true", "header_flows": str(header_flows).lower(), "remove_example_flows": "true"}
+    flows = client.json(client.request("GET", "/api/v1/flows/", params=params))
+    if not isinstance(flows, list):
+        raise ClientError("the server's flow list was not a list (is this a Langflow server?)", EXIT_FLOW)
+    return flows
 
 
 # --- Printing ---------------------------------------------------------------------------------

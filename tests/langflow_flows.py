@@ -45,6 +45,13 @@ from PACKAGE.schema.message import Message
 STREAMS_BY_URL = STREAMS_BY_URL_VALUE
 
 
+def message_id(message) -> str | None:
+    """A stored message's id: Message.get_id() from 1.2 on, the id field in 1.1."""
+    get_id = getattr(message, "get_id", None)
+    found = get_id() if get_id is not None else getattr(message, "id", None)
+    return None if found is None else str(found)
+
+
 @dataclass
 class Chunk:
     """What Langflow's streaming code reads from each item: a .content string."""
@@ -78,8 +85,8 @@ class CounterModel(Component):
         stored = AWAIT_GET_MESSAGES(session_id=session_id, order="ASC")
         users = [m for m in stored if m.sender == "User"]
         current = self.input_value
-        current_id = current.get_id() if isinstance(current, Message) else None
-        already_stored = current_id is not None and any(str(m.get_id()) == str(current_id) for m in users)
+        current_id = message_id(current) if isinstance(current, Message) else None
+        already_stored = current_id is not None and any(message_id(m) == current_id for m in users)
         return len(users) + (0 if already_stored else 1)
 
     async def reply(self) -> Message:

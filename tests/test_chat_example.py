@@ -847,6 +847,14 @@ def test_list_flows_json_prints_the_flows(cli, fake):
     assert flows == [{key: flow[key] for key in ("endpoint_name", "id", "name")} for flow in fake.flows]
 
 
+def test_list_flows_asks_for_the_full_list_when_the_short_one_lacks_endpoint_names(cli, fake):
+    """Langflow 1.1's header_flows list has only id, name, folder_id and is_component."""
+    fake.script("/api/v1/flows/", json_reply([{"id": flow["id"], "name": flow["name"]} for flow in fake.flows]))
+    flows = json.loads(cli("--list-flows", "--json").stdout)
+    assert [flow["endpoint_name"] for flow in flows] == ["echo", None]
+    assert [seen.query["header_flows"] for seen in fake.requests] == [["true"], ["false"]]
+
+
 def test_list_flows_needs_no_flow(cli, fake, fake_env):
     assert cli("--list-flows", env=without(fake_env, "LANGFLOW_FLOW_ID")).returncode == 0
     (listing,) = fake.requests

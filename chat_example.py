@@ -1554,10 +1554,10 @@ def attach_files(client: Client, paths: list[str]) -> dict:
 
 
 def list_flows(client: Client) -> list[dict]:
-    """The flows this key can run. Langflow up to 1.1 leaves endpoint_name out of the short list
-    (header_flows): then the full list, which has it, is asked for."""
+    """The flows this key can run. Langflow up to 1.1 answers the short list (header_flows) with
+    every endpoint_name null: when no flow has one, the full list, which has them, is asked for."""
     flows = fetch_flows(client, header_flows=True)
-    if any(isinstance(f, dict) and "endpoint_name" not in f for f in flows):
+    if flows and not any(isinstance(f, dict) and f.get("endpoint_name") for f in flows):
         flows = fetch_flows(client, header_flows=False)
     return [
         {"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")}

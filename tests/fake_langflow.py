@@ -206,7 +206,7 @@ class FakeLangflow:
             if seen.query.get("header_flows") == ["true"] and (
                 not self.header_endpoint_names or self.version == "1.1.1"
             ):
-                return json_reply([{"id": flow["id"], "name": flow["name"]} for flow in self.flows])  # as 1.1
+                return json_reply([{**flow, "endpoint_name": None} for flow in self.flows])
             return json_reply(self.flows)
         if seen.path.startswith("/api/v1/files/upload/"):
             flow = seen.path.rsplit("/", 1)[1]

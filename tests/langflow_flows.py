@@ -110,8 +110,9 @@ class CounterModel(Component):
                 yield Chunk(token)
 
         if self.stream and STREAMS_BY_URL:
-            # Langflow 1.1.1 streams a message whose text is an iterator through its stream_url.
-            return Message(text=chunks(), sender="Machine", sender_name="AI", session_id=session_id)
+            # Langflow 1.1.1 streams through a stream_url when the Chat Output's input is itself an
+            # iterator, as its own model components return it (runnable.stream(...)).
+            return chunks()
         if self.stream and self._event_manager is not None and self.is_connected_to_chat_output():
             message = Message(text=chunks(), sender="Machine", sender_name="AI", session_id=session_id)
             return await self.send_message(message)

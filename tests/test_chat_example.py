@@ -848,8 +848,8 @@ def test_list_flows_json_prints_the_flows(cli, fake):
 
 
 def test_list_flows_asks_for_the_full_list_when_the_short_one_lacks_endpoint_names(cli, fake):
-    """Langflow 1.1's header_flows list has only id, name, folder_id and is_component."""
-    fake.script("/api/v1/flows/", json_reply([{"id": flow["id"], "name": flow["name"]} for flow in fake.flows]))
+    """Langflow 1.1's header_flows list has every endpoint_name null."""
+    fake.script("/api/v1/flows/", json_reply([{**flow, "endpoint_name": None} for flow in fake.flows]))
     flows = json.loads(cli("--list-flows", "--json").stdout)
     assert [flow["endpoint_name"] for flow in flows] == ["echo", None]
     assert [seen.query["header_flows"] for seen in fake.requests] == [["true"], ["false"]]

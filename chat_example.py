@@ -220,7 +220,7 @@ def detail_message(detail: Any) -> str:
                 return detail_message(json.loads(stripped))
             except ValueError:
                 pass
-        return one_line(detail)
+        return one_line(provider_message(detail))
     if isinstance(detail, list):
         return "; ".join(filter(None, (detail_message(item) for item in detail)))
     if isinstance(detail, dict):
@@ -233,6 +233,24 @@ def detail_message(detail: Any) -> str:
                 return detail_message(value)
         return one_line(json.dumps(detail, ensure_ascii=False))
     return "" if detail is None else one_line(str(detail))
+
+
+PROVIDER_ERROR = re.compile(r"Error code: \d{3} - (?P<body>\{.*\})", re.DOTALL)
+
+
+def provider_message(text: str) -> str:
+    """A model provider's error as the OpenAI SDK words it (most providers' clients, in Langflow's
+    model components): "Error code: 400 - {'error': {'message': ...}}" says only its message."""
+    match = PROVIDER_ERROR.fullmatch(text.strip())
+    if match is None:
+        return text
+    import ast
+
+    try:
+        body = ast.literal_eval(match["body"])
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return detail_message(body) or text
 
 
 def error_body_message(body: bytes, content_type: str) -> str:
@@ -265,7 +283,7 @@ def flow_failure(error: Any) -> tuple[str, str]:
         text = detail_message(error)
     match = COMPONENT_ERROR.search(text)
     if match:
-        component, text = component or match["component"].strip(), match["message"]
+        component, text = component or match["component"].strip(), provider_message(match["message"])
     return component, one_line(text)
 
 

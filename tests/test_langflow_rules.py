@@ -787,3 +787,22 @@ def test_a_key_over_plain_http_to_another_machine_gets_a_one_line_warning():
 )
 def test_no_warning_over_https_to_loopback_or_without_a_key(url, api_key):
     assert insecure_key_warning(remote_config(url, api_key)) is None
+
+
+PROVIDER_400 = (
+    "Error code: 400 - {'error': {'message': 'fake model error requested', 'type': 'invalid_request_error',"
+    " 'param': None, 'code': None}}"
+)
+
+
+def test_a_model_providers_error_says_only_its_message():
+    assert detail_message(PROVIDER_400) == "fake model error requested"
+
+
+def test_a_component_failing_on_its_model_provider_reads_component_and_message():
+    text = f"Error running graph: Error building Component Language Model: {PROVIDER_400}"
+    assert flow_failure({"detail": text}) == ("Language Model", "fake model error requested")
+
+
+def test_text_that_only_looks_like_a_providers_error_is_kept_as_it_is():
+    assert detail_message("Error code: 400 - {not python}") == "Error code: 400 - {not python}"

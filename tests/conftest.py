@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import select
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pexpect
 import pytest
 
 TESTS = Path(__file__).resolve().parent
@@ -215,70 +210,3 @@ def langflow_auto_login(request: pytest.FixtureRequest, tmp_path_factory: pytest
     server = start_langflow(tmp_path_factory.mktemp("langflow-auto-login"), release=release, auto_login=True)
     yield server
     server.stop()
-
-
-TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
-
-
-@contextlib.contextmanager
-def chat_terminals(
-    env: dict[str, str], cwd: Path, *fixed_args: str, timeout: float = 60
-) -> Iterator[Callable[..., pexpect.spawn]]:
-    """Start chat_session.py in pseudo-terminals, as a user does; every child is closed at the end.
-
-    spawn(*args) waits for the first prompt, or for `until` when given.
-    """
-    children = []
-
-    def spawn(*args: str, until: str | None = None) -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable,
-            [str(ROOT / "chat_session.py"), *fixed_args, *args],
-            env=env,
-            cwd=str(cwd),
-            encoding="utf-8",
-            timeout=timeout,
-            dimensions=(40, 250),
-        )
-        children.append(child)
-        if until is None:
-            wait_for_prompt(child)
-        else:
-            child.expect_exact(until)
-        return child
-
-    try:
-        yield spawn
-    finally:
-        for child in children:
-            child.close(force=True)
-
-
-def wait_for_prompt(child: pexpect.spawn) -> str:
-    """What was shown up to the prompt, as a person reads it (no terminal control sequences).
-
-    The prompt is the `User: ` the output ends with: a recap's `User: ...` lines come before it.
-    """
-    child.expect(r"User: $")
-    return TERMINAL_CONTROL.sub("", child.before)
-
-
-def say(child: pexpect.spawn, message: str) -> str:
-    """Send one line and return what was shown up to the next prompt."""
-    child.sendline(message)
-    return wait_for_prompt(child)
-
-
-def read_terminal(controller: int) -> bytes:
-    """Everything written to a pseudo-terminal until its other side closes (30 s of silence at most)."""
-    screen = b""
-    while select.select([controller], [], [], 30)[0]:
-        try:
-            data = os.read(controller, 65536)
-        except OSError:  # the terminal's other side is closed
-            break
-        if not data:
-            break
-        screen += data
-    os.close(controller)
-    return screen

@@ -22,7 +22,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import requests
-from conftest import ROOT, chat_terminals, clean_env, say, script_runner, wait_for_prompt
+from conftest import ROOT, clean_env, script_runner
 
 pytestmark = pytest.mark.e2e
 COMPONENT_FAILED = (
@@ -51,8 +51,43 @@ def run(lf_env: dict[str, str], tmp_path: Path):
 @pytest.fixture
 def session(lf_env: dict[str, str], tmp_path: Path):
     """Start chat_session.py in a pseudo-terminal; every child is closed at the end."""
-    with chat_terminals(lf_env, tmp_path, timeout=30) as spawn:
-        yield spawn
+    children = []
+
+    def spawn(*args: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            [str(ROOT / "chat_session.py"), *args],
+            env=lf_env,
+            cwd=str(tmp_path),
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 200),
+        )
+        children.append(child)
+        wait_for_prompt(child)
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+
+
+def wait_for_prompt(child: pexpect.spawn) -> str:
+    """What was shown up to the prompt, as a person reads it (no terminal control sequences).
+
+    The prompt is the `User: ` the output ends with: a recap's `User: ...` lines come before it.
+    """
+    child.expect(r"User: $")
+    return TERMINAL_CONTROL.sub("", child.before)
+
+
+def say(child: pexpect.spawn, message: str) -> str:
+    """Send one line and return what was shown up to the next prompt."""
+    child.sendline(message)
+    return wait_for_prompt(child)
 
 
 def turn_number(shown: str) -> int:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import uuid
 from pathlib import Path
 
 import pexpect
 import pytest
 import requests
-from conftest import chat_terminals, clean_env, say, script_runner
+from conftest import ROOT, clean_env, script_runner
 
 from chat_session import last_sessions
 
@@ -43,9 +44,32 @@ def run(lf_env: dict[str, str], tmp_path: Path):
 
 @pytest.fixture
 def chat(lf_env: dict[str, str], tmp_path: Path):
-    """chat_session.py --no-stream in a plain pseudo-terminal, waiting for its first prompt or `until`."""
-    with chat_terminals({**lf_env, "TERM": "dumb"}, tmp_path, "--no-stream") as spawn:
-        yield spawn
+    """chat_session.py in a pseudo-terminal, waiting for `until` (its first prompt by default)."""
+    children = []
+
+    def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            [str(ROOT / "chat_session.py"), "--no-stream", *args],
+            env={**lf_env, "TERM": "dumb"},
+            cwd=str(tmp_path),
+            encoding="utf-8",
+            timeout=60,
+            dimensions=(40, 250),
+        )
+        children.append(child)
+        child.expect_exact(until)
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+def say(child: pexpect.spawn, message: str) -> str:
+    child.sendline(message)
+    child.expect_exact("\r\n\r\nUser: ")
+    return child.before
 
 
 def leave(child: pexpect.spawn) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,18 @@ def langflow_auto_login(request: pytest.FixtureRequest, tmp_path_factory: pytest
     server = start_langflow(tmp_path_factory.mktemp("langflow-auto-login"), release=release, auto_login=True)
     yield server
     server.stop()
+
+
+def read_terminal(controller: int) -> bytes:
+    """Everything written to a pseudo-terminal until its other side closes (30 s of silence at most)."""
+    screen = b""
+    while select.select([controller], [], [], 30)[0]:
+        try:
+            data = os.read(controller, 65536)
+        except OSError:  # the terminal's other side is closed
+            break
+        if not data:
+            break
+        screen += data
+    os.close(controller)
+    return screen

@@ -11,14 +11,13 @@ import io
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import API_KEY, ROOT
+from conftest import API_KEY, ROOT, read_terminal
 from fake_langflow import FakeLangflow, event_stream, json_reply, run_response, stream_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -119,16 +118,7 @@ def test_a_terminal_gets_what_its_encoding_can_show_and_a_replacement_for_the_re
         cwd=tmp_path,
     )
     os.close(terminal)
-    screen = b""
-    while select.select([controller], [], [], 30)[0]:
-        try:
-            data = os.read(controller, 65536)
-        except OSError:  # the terminal's other side is closed
-            break
-        if not data:
-            break
-        screen += data
-    os.close(controller)
+    screen = read_terminal(controller)
     assert (process.wait(timeout=30), process.stderr.read()) == (0, b"")
     assert screen == "héllo ?? ?\r\n".encode("latin-1")
 

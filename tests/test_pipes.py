@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import ROOT
+from conftest import ROOT, read_terminal
 from fake_langflow import FakeLangflow, event_stream, json_reply, run_response, stream_events
 
 RUN = "/api/v1/run/"
@@ -177,16 +176,7 @@ def on_terminal(env: dict[str, str], cwd: Path, *args: str) -> bytes:
         cwd=cwd,
     )
     os.close(terminal)
-    screen = b""
-    while select.select([controller], [], [], 30)[0]:
-        try:
-            data = os.read(controller, 65536)
-        except OSError:  # the terminal's other side is closed
-            break
-        if not data:
-            break
-        screen += data
-    os.close(controller)
+    screen = read_terminal(controller)
     assert process.wait(timeout=30) == 0, process.stderr.read()
     return screen
 

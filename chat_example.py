@@ -635,6 +635,17 @@ def is_whole_reply(message: dict) -> bool:
     )
 
 
+def replayed_token(expected: str, chunk: str) -> tuple[str, str]:
+    """(what of `chunk` is new, what is still expected again) for a message already shown from
+    its add_message: Langflow 1.2 to 1.6 put a streamed reply's first token in an add_message
+    marked complete, then send that token again as the first token event."""
+    if expected.startswith(chunk):
+        return "", expected[len(chunk) :]
+    if chunk.startswith(expected):
+        return chunk[len(expected) :], ""
+    return chunk, ""
+
+
 def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
     """Show the reply as it streams, each message once; return the `end` event's result.
 
@@ -642,6 +653,7 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
     does not stream) is shown from add_message, and if nothing was shown, from `end`.
     """
     shown: set[Any] = set()
+    expected: dict[Any, str] = {}  # text shown from an add_message, that its tokens may repeat
     current: Any = None
     count, kind, user_message_id = 0, "", None
 
@@ -660,13 +672,17 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
         if kind == "add_message" and data.get("sender") == "User" and user_message_id is None:
             user_message_id = data.get("id")
         if kind == "token" and data.get("chunk"):
-            start(data.get("id", "tokens"))
-            show(str(data["chunk"]))
+            message_id = data.get("id", "tokens")
+            chunk, expected[message_id] = replayed_token(expected.get(message_id, ""), str(data["chunk"]))
+            if chunk:
+                start(message_id)
+                show(chunk)
         elif kind == "add_message" and is_whole_reply(data):
             message_id = data.get("id") or data.get("text")
             if message_id not in shown:
                 start(message_id)
                 show(str(data["text"]))
+                expected[message_id] = str(data["text"])
         elif kind == "end":
             result = data.get("result", {})
             if not shown:
@@ -1119,6 +1135,7 @@ class Client:
         watch_connections(self.http, self.took)
         self.tick: Callable[[], None] = lambda: None  # called at each step of a wait with nothing new
         self.step: Callable[[str], None] | None = None  # told each agent step found in an event stream
+        self.version: tuple[str | None] | None = None  # the server's answer to GET /api/v1/version, once asked
         if config.api_key:
             self.http.headers["x-api-key"] = config.api_key
         warning = insecure_key_warning(config)
@@ -1307,7 +1324,12 @@ def run_flow(client: Client, message: str, session_id: str) -> dict:
     """One run whose whole result is wanted (--text, JSON, --no-stream), read as events where the
     server sends them: a failing component is reported at its first `error` event, where Langflow
     1.13's non-streamed 500 comes 12-59 s later. The `end` event's result is the same object as
-    the non-streamed response."""
+    the non-streamed response. Langflow up to 1.1.1 has no event stream and stores a streamed
+    reply empty (its memory then loses the turn): it is asked without streaming."""
+    if older_than(server_version(client), (1, 1, 2)):
+        body = run_body(client.config, message, session_id)
+        response = client.request("POST", run_path(client.config.flow, False), stream=True, json=body)
+        return client.json(response, streamed=True)
     return stream_flow(client, message, session_id, lambda _text: None, keep_result=True)
 
 
@@ -1518,13 +1540,16 @@ def missing_endpoint(client: Client, what: str) -> ClientError:
 
 
 def server_version(client: Client) -> str | None:
-    """The server's Langflow version (GET /api/v1/version, no key needed), or None if it does not say."""
-    try:
-        answer = client.json(client.request("GET", "/api/v1/version"))
-    except ClientError:
-        return None
-    version = answer.get("version") if isinstance(answer, dict) else None
-    return str(version) if version else None
+    """The server's Langflow version (GET /api/v1/version, no key needed, asked once per client),
+    or None if it does not say."""
+    if client.version is None:
+        try:
+            answer = client.json(client.request("GET", "/api/v1/version"))
+        except ClientError:
+            answer = None
+        version = answer.get("version") if isinstance(answer, dict) else None
+        client.version = (str(version) if version else None,)
+    return client.version[0]
 
 
 def upload_files(client: Client, paths: list[str]) -> list[str]:

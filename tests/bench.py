@@ -321,7 +321,7 @@ def timing_cells(values: list[float]) -> list[str]:
 
 
 class BenchFake(FakeLangflow):
-    """The tests' local server, plus: each request's handling span, and a hook when a request arrives."""
+    """The tests' local server, plus: each run request's handling span, and a hook when one arrives."""
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float]] = []
@@ -338,6 +338,9 @@ class BenchFake(FakeLangflow):
                 return super().parse_request()
 
             def timed(self) -> None:
+                if "/api/v1/run/" not in self.path:  # not a turn: e.g. --no-stream asks the version once
+                    base.handle_any(self)
+                    return
                 fake.arrived += 1
                 fake.on_arrival(fake.arrived)
                 base.handle_any(self)

@@ -7,7 +7,7 @@
 INFO.json names a running Langflow that has the test flows: {"url", "key", "echo" (the echo
 flow's uuid), "db" (its SQLite file)}; it is filled as below and keeps the messages.
 
-Starts a Langflow (the release under test, 1.13.0 by default) in a scratch folder, stores one
+Starts a Langflow (--release, 1.13.0 by default) in a scratch folder, stores one
 real turn through /run, then copies that turn's rows in its database into SESSIONS
 conversations of MESSAGES messages each (10,000 by default: a busy flow, made in a second
 instead of an hour of /run calls). Then it times, against that server:
@@ -40,7 +40,7 @@ ROOT = TESTS.parent
 sys.path[:0] = [str(ROOT), str(TESTS)]
 
 import requests  # noqa: E402
-from langflow_server import start_langflow  # noqa: E402
+from langflow_server import DEFAULT_RELEASE, start_langflow  # noqa: E402
 
 import chat_example as core  # noqa: E402
 from chat_session import session_summaries  # noqa: E402
@@ -134,6 +134,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--messages", type=int, default=50, help="messages per conversation")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--release", default=DEFAULT_RELEASE, help="Langflow release to start (default %(default)s)")
     parser.add_argument("--server", type=Path, help="use this running Langflow (see above) instead of starting one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sessions-") as scratch:
@@ -141,7 +142,7 @@ def main() -> int:
             info = json.loads(args.server.read_text())
             server = RunningServer(info["url"], info["key"], info["echo"], Path(info["db"]))
         else:
-            started = start_langflow(Path(scratch) / "langflow", timeout=600)
+            started = start_langflow(Path(scratch) / "langflow", timeout=600, release=args.release)
             server = RunningServer(started.url, started.api_key, started.echo_id, started.workdir / "langflow.db")
             server.stop = started.stop
         try:
@@ -182,7 +183,7 @@ def main() -> int:
         finally:
             server.stop()
     print(
-        f"Langflow 1.13.0, {args.sessions} conversations x {args.messages} messages = {total} messages; "
+        f"Langflow {'(--server)' if args.server else args.release}, {args.sessions} conversations x {args.messages} messages = {total} messages; "
         f"load average {os.getloadavg()[0]:.2f} at the end\n"
     )
     print("| How | Runs | Conversations listed | Messages each | Median ms | Min-max ms |")

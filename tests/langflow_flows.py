@@ -113,7 +113,9 @@ class CounterModel(Component):
             # Langflow 1.1.1 streams through a stream_url when the Chat Output's input is itself an
             # iterator, as its own model components return it (runnable.stream(...)).
             return chunks()
-        if self.stream and self._event_manager is not None and self.is_connected_to_chat_output():
+        # before 1.6 there is no is_connected_to_chat_output: the model is always wired to it here
+        connected = getattr(self, "is_connected_to_chat_output", lambda: True)
+        if self.stream and self._event_manager is not None and connected():
             message = Message(text=chunks(), sender="Machine", sender_name="AI", session_id=session_id)
             return await self.send_message(message)
         await asyncio.sleep(delay * max(len(tokens) - 1, 0))

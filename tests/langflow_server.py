@@ -51,6 +51,9 @@ QUIET_SETTINGS = {
     "LANGFLOW_STORE": "false",
     "LANGFLOW_PRETTY_LOGS": "false",  # plain log lines: faster, readable in a file
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no retried download of a price list
+    # no write to the API key's row on every request (1.6+): with SQLite it raced the flow's own
+    # writes and failed a run with HTTP 500 "database is locked" (seen once in CI)
+    "LANGFLOW_DISABLE_TRACK_APIKEY_USAGE": "true",
 }
 
 
@@ -302,7 +305,9 @@ def start_langflow(
     password = secrets.token_urlsafe(16)
     log_path = workdir / "langflow.log"
     args = f"run --host 127.0.0.1 --port {port} --backend-only --no-open-browser".split()
-    command = [str(python.parent / "langflow"), *args]
+    # the console script run by the venv's Python, not by its shebang: a copied or moved .cache
+    # keeps the absolute path of the folder it was installed in there
+    command = [str(python), str(python.parent / "langflow"), *args]
     log(f"starting Langflow {release} at {url} (30 s to minutes; log: {log_path})")
     started = time.monotonic()
     env = {**_server_env(workdir, password, auto_login), **(extra_env or {})}

@@ -395,6 +395,15 @@ def test_json_from_langflow_1_1_1_holds_the_streamed_text_where_a_finished_respo
     assert result["outputs"][0]["outputs"][0]["results"]["message"]["text"] == "hello old world"
 
 
+@pytest.mark.parametrize("mode", [["--text"], ["--json"]])
+def test_a_whole_reply_is_asked_of_langflow_1_1_1_without_streaming_so_it_stores_the_reply(cli, fake, mode):
+    fake.version = "1.1.1"
+    assert cli("hello old world", *mode).returncode == 0
+    ((session,),) = [fake.history.keys()]
+    assert [run.query["stream"] for run in fake.runs()] == [["false"]]
+    assert [m["text"] for m in fake.history[session]] == ["hello old world", "hello old world"]
+
+
 def test_stream_json_from_langflow_1_1_1_prints_token_events_then_the_end_with_the_result(cli, fake):
     fake.version = "1.1.1"
     result = cli("hello old world", "--stream", "--json")

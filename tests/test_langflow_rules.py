@@ -449,6 +449,27 @@ def test_a_partial_message_is_not_shown_since_its_text_comes_again():
     assert shown_by([partial, message_event("Hello", "Machine", "s", "ai"), end_event("Hello")])[0] == ["Hello"]
 
 
+def test_a_first_token_repeated_after_a_complete_add_message_is_shown_once():
+    """Langflow 1.2 to 1.6: the AI add_message (state complete) holds the first token, which the
+    first token event sends again."""
+    first = message_event("turn", "Machine", "s", "ai")
+    tokens = [{"event": "token", "data": {"chunk": chunk, "id": "ai"}} for chunk in ("turn", " 1:", " hi")]
+    whole = message_event("turn 1: hi", "Machine", "s", "ai")
+    assert "".join(shown_by([first, *tokens, whole, end_event("turn 1: hi")])[0]) == "turn 1: hi"
+
+
+def test_a_token_that_goes_past_the_text_already_shown_shows_only_the_rest():
+    first = message_event("tu", "Machine", "s", "ai")
+    token = {"event": "token", "data": {"chunk": "turn", "id": "ai"}}
+    assert shown_by([first, token, end_event("turn")])[0] == ["tu", "rn"]
+
+
+def test_tokens_that_do_not_repeat_the_shown_text_are_all_shown():
+    first = message_event("Hello", "Machine", "s", "ai")
+    tokens = [{"event": "token", "data": {"chunk": chunk, "id": "ai"}} for chunk in ("Bye", "Hello")]
+    assert shown_by([first, *tokens, end_event()])[0] == ["Hello", "Bye", "Hello"]
+
+
 def test_an_error_message_is_not_shown_as_a_reply():
     error_message = {**message_event("boom", "Machine", "s", "e1")["data"], "category": "error", "error": True}
     assert shown_by([{"event": "add_message", "data": error_message}, end_event()])[0] == []

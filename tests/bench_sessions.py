@@ -183,7 +183,8 @@ def main() -> int:
         finally:
             server.stop()
     print(
-        f"Langflow {'(--server)' if args.server else args.release}, {args.sessions} conversations x {args.messages} messages = {total} messages; "
+        f"Langflow {'(--server)' if args.server else args.release}, "
+        f"{args.sessions} conversations x {args.messages} messages = {total} messages; "
         f"load average {os.getloadavg()[0]:.2f} at the end\n"
     )
     print("| How | Runs | Conversations listed | Messages each | Median ms | Min-max ms |")

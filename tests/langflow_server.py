@@ -51,9 +51,13 @@ QUIET_SETTINGS = {
     "LANGFLOW_STORE": "false",
     "LANGFLOW_PRETTY_LOGS": "false",  # plain log lines: faster, readable in a file
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no retried download of a price list
-    # no write to the API key's row on every request (1.6+): with SQLite it raced the flow's own
-    # writes and failed a run with HTTP 500 "database is locked" (seen once in CI)
+    # Fewer writers on the test server's SQLite: each of these races the flow's own message writes,
+    # and Langflow then fails the run with "database is locked" (1.13: the API key's usage counter,
+    # once in CI; 1.1.1: 2 runs in 12 here, the message insert waiting 60 s first). They only feed
+    # Langflow's own logs views; the usage switch exists from 1.6 on, the others from 1.1.
     "LANGFLOW_DISABLE_TRACK_APIKEY_USAGE": "true",
+    "LANGFLOW_TRANSACTIONS_STORAGE_ENABLED": "false",
+    "LANGFLOW_VERTEX_BUILDS_STORAGE_ENABLED": "false",
 }
 
 

@@ -215,7 +215,8 @@ def test_a_forgotten_conversation_leaves_the_playgrounds_list(run, langflow):
 @pytest.mark.feature("sessions")
 def test_forget_at_the_terminal_asks_then_starts_a_new_conversation(run, chat, langflow, lf_env):
     name = unique("forget-here")
-    assert run("--session-id", name, script="chat_session.py", stdin="one\n").returncode == 0  # -c remembers it
+    # a piped chat, so -c remembers it (--no-stream, as 1.1.1 stores a streamed reply empty)
+    assert run("--no-stream", "--session-id", name, script="chat_session.py", stdin="one\n").returncode == 0
     child = chat("-c", until="AI: turn 1: one\r\n\r\nUser: ")
     child.sendline("/forget")
     child.expect_exact(f"Delete conversation {name} (2 messages) on the server? [y/N] ")

@@ -4,7 +4,7 @@
     .venv/bin/python tests/bench_sessions.py [--sessions 200] [--messages 50] [--runs 10]
     .venv/bin/python tests/bench_sessions.py --server INFO.json   # a Langflow already running
 
-INFO.json names a running Langflow that has the test flows: {"url", "key", "echo" (the echo
+INFO.json names a running Langflow that has the test flows: {"url", "key", "counter" (the counter
 flow's uuid), "db" (its SQLite file)}; it is filled as below and keeps the messages.
 
 Starts a Langflow (--release, 1.13.0 by default) in a scratch folder, stores one
@@ -47,8 +47,8 @@ from chat_session import session_summaries  # noqa: E402
 
 
 class RunningServer:
-    def __init__(self, url: str, api_key: str, echo_id: str, db: Path) -> None:
-        self.url, self.api_key, self.echo_id, self.db = url, api_key, echo_id, db
+    def __init__(self, url: str, api_key: str, flow_id: str, db: Path) -> None:
+        self.url, self.api_key, self.flow_id, self.db = url, api_key, flow_id, db
         self.stop = lambda: None  # a server this script did not start keeps running
 
 
@@ -110,10 +110,10 @@ def pages_with_plain_requests(server: RunningServer) -> list[dict]:
     http.headers["x-api-key"] = server.api_key
     messages: list[dict] = []
     while True:
-        params = {"flow_id": server.echo_id, "limit": 200, "offset": len(messages)}
+        params = {"flow_id": server.flow_id, "limit": 200, "offset": len(messages)}
         page = http.get(f"{server.url}/api/v1/monitor/messages", params=params, timeout=300).json()
         messages += page
-        if len(page) < 200:
+        if len(page) != 200:  # the last page; or the whole listing, from a release that does not page
             http.close()
             return session_summaries(messages)
 
@@ -140,25 +140,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sessions-") as scratch:
         if args.server:
             info = json.loads(args.server.read_text())
-            server = RunningServer(info["url"], info["key"], info["echo"], Path(info["db"]))
+            server = RunningServer(info["url"], info["key"], info["counter"], Path(info["db"]))
         else:
             started = start_langflow(Path(scratch) / "langflow", timeout=600, release=args.release)
-            server = RunningServer(started.url, started.api_key, started.echo_id, started.workdir / "langflow.db")
+            server = RunningServer(started.url, started.api_key, started.counter_id, started.workdir / "langflow.db")
             server.stop = started.stop
         try:
-            seed_turn(server.url, server.api_key, server.echo_id)
+            seed_turn(server.url, server.api_key, server.flow_id)
             fill(server.db, args.sessions, args.messages)
             total = args.sessions * args.messages
             log(f"stored {total} messages in {args.sessions} conversations")
             env = {k: v for k, v in os.environ.items() if not k.startswith("LANGFLOW_")}
-            env.update(LANGFLOW_URL=server.url, LANGFLOW_API_KEY=server.api_key, LANGFLOW_FLOW_ID="echo")
+            env.update(LANGFLOW_URL=server.url, LANGFLOW_API_KEY=server.api_key, LANGFLOW_FLOW_ID=server.flow_id)
             command = [sys.executable, str(ROOT / "chat_session.py"), "--list-sessions", "--json"]
 
             def cli() -> list:
                 done = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True, check=True)
                 return json.loads(done.stdout)
 
-            config = core.Config(url=server.url, flow="echo", api_key=server.api_key, timeout=300, retries=0)
+            config = core.Config(url=server.url, flow=server.flow_id, api_key=server.api_key, timeout=300, retries=0)
             client = core.Client(config, log=io.StringIO())
             rows = []
             for name, action, runs in (

@@ -152,9 +152,15 @@ def http_error(status: int, detail: str) -> ClientError:
     return ClientError(f"HTTP {status}: {what} ({failure.todo})", failure.exit_code, failure.retry, status)
 
 
+def connect_timeout(timeout: float) -> float:
+    """Seconds to wait for a connection: CONNECT_TIMEOUT, or less when the whole timeout is less
+    (--version's 3 s must hold against a host that drops packets, too)."""
+    return min(CONNECT_TIMEOUT, timeout)
+
+
 def network_error(exc: BaseException, url: str, timeout: float) -> ClientError:
     """The table's network row for a failure of requests, urllib3 or the socket below them."""
-    return failure_error(network_failure(exc), url=url, timeout=timeout, connect=CONNECT_TIMEOUT)
+    return failure_error(network_failure(exc), url=url, timeout=timeout, connect=connect_timeout(timeout))
 
 
 def network_failure(exc: BaseException) -> str:
@@ -1201,7 +1207,11 @@ class Client:
             (response,) = self.waiting(
                 lambda: [
                     self.http.request(
-                        method, url, stream=stream, timeout=(CONNECT_TIMEOUT, self.config.timeout), **kwargs
+                        method,
+                        url,
+                        stream=stream,
+                        timeout=(connect_timeout(self.config.timeout), self.config.timeout),
+                        **kwargs,
                     )
                 ]
             )
@@ -1541,11 +1551,14 @@ def missing_endpoint(client: Client, what: str) -> ClientError:
 
 def server_version(client: Client) -> str | None:
     """The server's Langflow version (GET /api/v1/version, no key needed, asked once per client),
-    or None if it does not say."""
+    or None if it does not say. A network failure is raised, not hidden: the request that wanted
+    the version would meet it next, and wait for it again."""
     if client.version is None:
         try:
             answer = client.json(client.request("GET", "/api/v1/version"))
-        except ClientError:
+        except ClientError as error:
+            if error.exit_code == EXIT_NETWORK:
+                raise
             answer = None
         version = answer.get("version") if isinstance(answer, dict) else None
         client.version = (str(version) if version else None,)
@@ -1950,6 +1963,8 @@ def print_versions(args: argparse.Namespace, out: TextIO) -> int:
     client = Client(config._replace(api_key="", timeout=VERSION_TIMEOUT, retries=0), log=io.StringIO())
     try:
         version = server_version(client)
+    except ClientError:
+        version = None
     finally:
         client.close()
     what = f"Langflow {version}" if version else "not reachable, or not a Langflow server"

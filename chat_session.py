@@ -849,12 +849,8 @@ def make_ask(client: core.Client, stream: bool, display: core.TurnDisplay) -> As
 def make_history(client: core.Client) -> History:
     """The session's stored messages, oldest first (GET /api/v1/monitor/messages)."""
 
-    versions: list[str | None] = []  # asked once, and only if a reply was stored empty
-
-    def empty_reply_mark() -> str:
-        if not versions:
-            versions.append(core.server_version(client))
-        return core.stored_empty_reply_mark(versions[0])
+    def empty_reply_mark() -> str:  # the version is asked only if a reply was stored empty
+        return core.stored_empty_reply_mark(core.server_version(client))
 
     def history(session_id: str) -> list[tuple[str, str]]:
         messages = core.session_messages(client, session_id)

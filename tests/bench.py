@@ -618,7 +618,9 @@ def relay_turns(log: list[tuple[float, str, bytes]]) -> tuple[list[float], list[
     server's spans (request passed on -> last reply byte), in ms."""
     gaps, spans = [], []
     request_at = reply_at = None
-    for at, direction, _ in sorted(log, key=lambda entry: entry[0]):
+    log = sorted(log, key=lambda entry: entry[0])
+    runs = [i for i, (_, direction, piece) in enumerate(log) if direction == "up" and piece.startswith(b"POST ")]
+    for at, direction, _ in log[runs[0] if runs else 0 :]:  # not --no-stream's GET /api/v1/version before
         if direction == "down":
             reply_at = at
         elif request_at is None:

@@ -1330,13 +1330,15 @@ def run_body(config: Config, message: str, session_id: str) -> dict:
     return body
 
 
-def run_flow(client: Client, message: str, session_id: str) -> dict:
+def run_flow(client: Client, message: str, session_id: str, continued: bool = True) -> dict:
     """One run whose whole result is wanted (--text, JSON, --no-stream), read as events where the
     server sends them: a failing component is reported at its first `error` event, where Langflow
     1.13's non-streamed 500 comes 12-59 s later. The `end` event's result is the same object as
     the non-streamed response. Langflow up to 1.1.1 has no event stream and stores a streamed
-    reply empty (its memory then loses the turn): it is asked without streaming."""
-    if older_than(server_version(client), (1, 1, 2)):
+    reply empty, so its memory loses the turn: when the conversation can go on (`continued`: the
+    chat, or a one-shot given --session-id), the version is asked first, once per client, and
+    those releases are asked without streaming. A new one-shot conversation skips that request."""
+    if continued and older_than(server_version(client), (1, 1, 2)):
         body = run_body(client.config, message, session_id)
         response = client.request("POST", run_path(client.config.flow, False), stream=True, json=body)
         return client.json(response, streamed=True)
@@ -1928,7 +1930,7 @@ def ask_and_print(
             raise
         out.write("\n")
         return EXIT_OK
-    result = run_flow(client, message, session_id)
+    result = run_flow(client, message, session_id, continued=bool(args.session_id))
     if not args.text:
         print_json(result, out)
         reply_text(result)

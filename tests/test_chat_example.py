@@ -396,12 +396,16 @@ def test_json_from_langflow_1_1_1_holds_the_streamed_text_where_a_finished_respo
 
 
 @pytest.mark.parametrize("mode", [["--text"], ["--json"]])
-def test_a_whole_reply_is_asked_of_langflow_1_1_1_without_streaming_so_it_stores_the_reply(cli, fake, mode):
+def test_a_continued_whole_reply_is_asked_of_langflow_1_1_1_without_streaming_so_it_stores_it(cli, fake, mode):
     fake.version = "1.1.1"
-    assert cli("hello old world", *mode).returncode == 0
-    ((session,),) = [fake.history.keys()]
+    assert cli("hello old world", "--session-id", "notes", *mode).returncode == 0
     assert [run.query["stream"] for run in fake.runs()] == [["false"]]
-    assert [m["text"] for m in fake.history[session]] == ["hello old world", "hello old world"]
+    assert [m["text"] for m in fake.history["notes"]] == ["hello old world", "hello old world"]
+
+
+def test_a_new_one_shot_conversation_does_not_ask_the_servers_version(cli, fake):
+    assert cli("hello", "--text").returncode == 0
+    assert [seen.path for seen in fake.requests] == ["/api/v1/run/echo"]
 
 
 def test_stream_json_from_langflow_1_1_1_prints_token_events_then_the_end_with_the_result(cli, fake):

@@ -239,6 +239,15 @@ def _server_env(workdir: Path, password: str, auto_login: bool = False) -> dict[
     }
 
 
+def _patches_env(release: str) -> dict[str, str]:
+    """Before 1.6 there is no LANGFLOW_DISABLE_TRACK_APIKEY_USAGE: langflow_patches/sitecustomize.py
+    turns the usage counter off instead (see QUIET_SETTINGS)."""
+    if release_tuple(release) >= (1, 6):
+        return {}
+    paths = [str(TESTS / "langflow_patches"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
 def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -314,7 +323,7 @@ def start_langflow(
     command = [str(python), str(python.parent / "langflow"), *args]
     log(f"starting Langflow {release} at {url} (30 s to minutes; log: {log_path})")
     started = time.monotonic()
-    env = {**_server_env(workdir, password, auto_login), **(extra_env or {})}
+    env = {**_server_env(workdir, password, auto_login), **_patches_env(release), **(extra_env or {})}
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             command,

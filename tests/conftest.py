@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -211,6 +213,38 @@ def langflow_auto_login(request: pytest.FixtureRequest, tmp_path_factory: pytest
     server = start_langflow(tmp_path_factory.mktemp("langflow-auto-login"), release=release, auto_login=True)
     yield server
     server.stop()
+
+
+@contextlib.contextmanager
+def chat_terminals(
+    env: dict[str, str], cwd: Path, timeout: float, dimensions: tuple[int, int] = (40, 200)
+) -> Iterator[Callable[..., object]]:
+    """Start chat_session.py in pseudo-terminals (pexpect), as a user does; all closed at the end.
+
+    Each caller waits for its own first screen: the prompt, a recap, a prompt after a banner.
+    """
+    import pexpect
+
+    children = []
+
+    def start(*args: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            [str(ROOT / "chat_session.py"), *args],
+            env=env,
+            cwd=str(cwd),
+            encoding="utf-8",
+            timeout=timeout,
+            dimensions=dimensions,
+        )
+        children.append(child)
+        return child
+
+    try:
+        yield start
+    finally:
+        for child in children:
+            child.close(force=True)
 
 
 def read_terminal(controller: int) -> bytes:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import requests
-from conftest import ROOT, clean_env, script_runner
+from conftest import ROOT, chat_terminals, clean_env, script_runner
 
 pytestmark = pytest.mark.e2e
 COMPONENT_FAILED = (
@@ -49,26 +49,15 @@ def run(lf_env: dict[str, str], tmp_path: Path):
 
 @pytest.fixture
 def session(lf_env: dict[str, str], tmp_path: Path):
-    """Start chat_session.py in a pseudo-terminal; every child is closed at the end."""
-    children = []
+    """Start chat_session.py in a pseudo-terminal, at its first prompt; closed at the end."""
+    with chat_terminals(lf_env, tmp_path, timeout=30) as start:
 
-    def spawn(*args: str) -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable,
-            [str(ROOT / "chat_session.py"), *args],
-            env=lf_env,
-            cwd=str(tmp_path),
-            encoding="utf-8",
-            timeout=30,
-            dimensions=(40, 200),
-        )
-        children.append(child)
-        wait_for_prompt(child)
-        return child
+        def spawn(*args: str) -> pexpect.spawn:
+            child = start(*args)
+            wait_for_prompt(child)
+            return child
 
-    yield spawn
-    for child in children:
-        child.close(force=True)
+        yield spawn
 
 
 TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")

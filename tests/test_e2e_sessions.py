@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import uuid
 from pathlib import Path
 
 import pexpect
 import pytest
 import requests
-from conftest import ROOT, clean_env, script_runner
+from conftest import chat_terminals, clean_env, script_runner
 
 from chat_session import last_sessions
 
@@ -45,25 +44,14 @@ def run(lf_env: dict[str, str], tmp_path: Path):
 @pytest.fixture
 def chat(lf_env: dict[str, str], tmp_path: Path):
     """chat_session.py in a pseudo-terminal, waiting for `until` (its first prompt by default)."""
-    children = []
+    with chat_terminals({**lf_env, "TERM": "dumb"}, tmp_path, timeout=60, dimensions=(40, 250)) as start:
 
-    def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable,
-            [str(ROOT / "chat_session.py"), "--no-stream", *args],
-            env={**lf_env, "TERM": "dumb"},
-            cwd=str(tmp_path),
-            encoding="utf-8",
-            timeout=60,
-            dimensions=(40, 250),
-        )
-        children.append(child)
-        child.expect_exact(until)
-        return child
+        def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
+            child = start("--no-stream", *args)
+            child.expect_exact(until)
+            return child
 
-    yield spawn
-    for child in children:
-        child.close(force=True)
+        yield spawn
 
 
 def say(child: pexpect.spawn, message: str) -> str:

@@ -10,12 +10,11 @@ when offered it for a message holding an arithmetic expression, then answers
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import ROOT, clean_env, script_runner
+from conftest import chat_terminals, clean_env, script_runner
 from langflow_server import ensure_langflow
 from openai_fake import FAIL_MESSAGE, FAIL_WORD, TOOL
 from starter_flows import create_starters, starter_folder
@@ -57,26 +56,15 @@ def run(env: dict[str, str], tmp_path: Path):
 
 @pytest.fixture
 def terminal(env: dict[str, str], tmp_path: Path):
-    """Start chat_session.py in a pseudo-terminal; every child is closed at the end."""
-    children = []
+    """Start chat_session.py in a pseudo-terminal, at its first prompt; closed at the end."""
+    with chat_terminals(env, tmp_path, timeout=90) as start:
 
-    def spawn(*args: str) -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable,
-            [str(ROOT / "chat_session.py"), *args],
-            env=env,
-            cwd=str(tmp_path),
-            encoding="utf-8",
-            timeout=90,
-            dimensions=(40, 200),
-        )
-        children.append(child)
-        child.expect_exact("User: ")
-        return child
+        def spawn(*args: str) -> pexpect.spawn:
+            child = start(*args)
+            child.expect_exact("User: ")
+            return child
 
-    yield spawn
-    for child in children:
-        child.close(force=True)
+        yield spawn
 
 
 def say(child: pexpect.spawn, message: str) -> str:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import select
+import shlex
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pexpect
 import pytest
 
 TESTS = Path(__file__).resolve().parent
@@ -17,7 +22,10 @@ ROOT = TESTS.parent
 sys.path[:0] = [str(ROOT), str(TESTS)]
 
 from compat_matrix import FEATURES, Recorder  # noqa: E402
-from fake_langflow import FakeLangflow  # noqa: E402
+from fake_langflow import FakeFlow, FakeLangflow  # noqa: E402
+
+if TYPE_CHECKING:
+    from chat_session import Chat
 
 API_KEY = "sk-test-SECRET-0123456789"
 
@@ -81,6 +89,197 @@ def script_runner(default_env: dict[str, str], tmp_path: Path):
 
     run.workdir = workdir
     return run
+
+
+# --- the conversation loop in memory (chat_session.Chat with an injected flow) ------------------
+
+SESSION = "session-1"  # the session id a Conversation starts with
+CTRL_C = object()  # typed instead of a line: input() raises KeyboardInterrupt
+
+
+class TerminalOutput(io.StringIO):
+    """Standard output when it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@dataclass
+class Conversation:
+    """A Chat wired to a FakeFlow, with its standard output and error captured."""
+
+    flow: FakeFlow
+    out: io.StringIO
+    err: io.StringIO
+    remembered: list[str]
+    chat: Chat
+    kept: list[str] = field(default_factory=list)  # the input history's entries
+
+    def type(self, *lines: str | object, echo: bool = False) -> int:
+        """Run the terminal loop while the user types these lines, then Ctrl-D; its exit code.
+
+        With echo, stdout is a file: the prompts and typed lines show on stderr (see line_reader).
+        """
+        typed = deque(lines)
+        screen = self.err if echo else self.out
+
+        def read_line(prompt: str) -> str:
+            screen.write(prompt)
+            if not typed:
+                screen.write("\n")  # the line reader ends the prompt's line at the end of input
+                raise EOFError
+            line = typed.popleft()
+            if line is CTRL_C:
+                raise KeyboardInterrupt
+            screen.write(f"{line}\n")
+            return line
+
+        with ctrl_c_must_not_escape():
+            return self.chat.interactive(read_line, self.kept.append, echo=echo)
+
+    def pipe(self, text: str) -> int:
+        """Run the piped loop on this standard input; its exit code."""
+        with ctrl_c_must_not_escape():
+            return self.chat.piped(io.StringIO(text))
+
+
+@contextlib.contextmanager
+def ctrl_c_must_not_escape() -> Iterator[None]:
+    """A KeyboardInterrupt out of the loop ends the program (and would stop pytest): fail the test instead."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the conversation loop: the program would end with 'interrupted'")
+
+
+# --- a pseudo-terminal, as a user at a terminal has -----------------------------------------------
+
+
+def spawn_in_terminal(
+    script: str,
+    *args: str,
+    env: dict[str, str],
+    cwd: Path,
+    size: tuple[int, int] = (24, 200),
+    timeout: float = 10,
+    encoding: str | None = "utf-8",
+    stdin: Path | str | None = None,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
+) -> pexpect.spawn:
+    """Start a script of the repo in a pseudo-terminal of `size` (rows, columns), as a user does.
+
+    Its standard streams are the terminal, unless one is redirected to a file as a shell does
+    (`stdin=os.devnull`, `stderr=tmp_path / "stderr.txt"`). Everything the terminal received is
+    kept in `child.logfile_read` (text, or bytes when encoding is None).
+    """
+    command, argv = sys.executable, [str(ROOT / script), *args]
+    streams = ((0, "<", stdin), (1, ">", stdout), (2, ">", stderr))
+    redirects = [f"{fd}{way}{shlex.quote(str(file))}" for fd, way, file in streams if file is not None]
+    if redirects:  # through sh, which redirects and then runs the script in its place
+        command, argv = "/bin/sh", ["-c", f'exec "$@" {" ".join(redirects)}', "sh", command, *argv]
+    child = pexpect.spawn(command, argv, env=env, cwd=str(cwd), encoding=encoding, timeout=timeout, dimensions=size)
+    child.logfile_read = io.StringIO() if encoding else io.BytesIO()
+    return child
+
+
+def run_in_terminal(script: str, *args: str, **options: object) -> pexpect.spawn:
+    """`spawn_in_terminal`, waited for until it ends: its output is in `child.logfile_read`,
+    its exit code is `child.exitstatus`."""
+    child = spawn_in_terminal(script, *args, **options)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child
+
+
+def screen_lines(output: str, size: tuple[int, int] = (24, 100)) -> list[str]:
+    """The lines a terminal of `size` (rows, columns) shows after this output, trailing blanks dropped.
+
+    pyte renders it as a VT100 terminal would, so erased and overwritten text is gone.
+    """
+    import pyte
+
+    rows, columns = size
+    terminal = pyte.Screen(columns, rows)
+    pyte.Stream(terminal).feed(output.replace("\n", "\r\n").replace("\r\r\n", "\r\n"))
+    lines = [line.rstrip() for line in terminal.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+NEW_PROMPT = "\n\nUser: "  # the end of every reply in a chat
+
+
+class Terminal:
+    """chat_session.py in a pseudo-terminal: type lines, wait for text, read the whole screen.
+
+    Texts are compared with the terminal's "\\r\\n" read as "\\n".
+    """
+
+    def __init__(self, child: pexpect.spawn, timeout: float) -> None:
+        self.child = child
+        self.timeout = timeout
+
+    def type(self, line: str) -> None:
+        self.child.sendline(line)
+
+    def expect(self, text: str, timeout: float | None = None) -> None:
+        self.child.expect_exact(text.replace("\n", "\r\n"), timeout=timeout or self.timeout)
+
+    def say(self, message: str) -> None:
+        """Type a message to the echo flow and wait for its reply and the next prompt."""
+        self.type(message)
+        self.expect(f"AI: {message}{NEW_PROMPT}")
+
+    def ctrl_c(self) -> None:
+        self.child.sendintr()
+
+    def ctrl_d(self) -> None:
+        self.child.sendeof()
+
+    def exit_code(self) -> int | None:
+        """Wait for the program to end."""
+        self.child.expect(pexpect.EOF, timeout=self.timeout)
+        self.child.close()
+        return self.child.exitstatus
+
+    @property
+    def screen(self) -> str:
+        return self.child.logfile_read.getvalue().replace("\r\n", "\n")
+
+
+@pytest.fixture
+def spawn_session(fake_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
+    """Start chat_session.py at a terminal against the fake server, in an empty folder, and wait
+    for its first prompt.
+
+    With stderr_file or stdout_file, that stream goes to the file instead of the terminal; env
+    adds to the environment.
+    """
+    workdir = tmp_path / "terminal"
+    workdir.mkdir()
+    base_env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull}  # no escape codes or key bindings of the machine's
+    timeout = 5  # seconds; reached only when the expected text never comes
+    with chat_terminals(base_env, workdir, timeout, size=(24, 200)) as start:
+
+        def spawn(
+            *args: str,
+            stderr_file: Path | None = None,
+            stdout_file: Path | None = None,
+            env: dict[str, str] | None = None,
+        ) -> Terminal:
+            child = start(*args, env=env, stdout=stdout_file, stderr=stderr_file)
+            terminal = Terminal(child, timeout)
+            terminal.expect("User: ")
+            return terminal
+
+        yield spawn
+
+
+def sent_messages(fake: FakeLangflow) -> list[str]:
+    """The messages the fake server was asked to run, in order."""
+    return [seen.json()["input_value"] for seen in fake.runs()]
 
 
 # --- the real Langflow: which release, and what each release cannot do ------------------------
@@ -217,25 +416,24 @@ def langflow_auto_login(request: pytest.FixtureRequest, tmp_path_factory: pytest
 
 @contextlib.contextmanager
 def chat_terminals(
-    env: dict[str, str], cwd: Path, timeout: float, dimensions: tuple[int, int] = (40, 200)
-) -> Iterator[Callable[..., object]]:
-    """Start chat_session.py in pseudo-terminals (pexpect), as a user does; all closed at the end.
+    base_env: dict[str, str], cwd: Path, timeout: float, size: tuple[int, int] = (40, 200)
+) -> Iterator[Callable[..., pexpect.spawn]]:
+    """Start chat_session.py in pseudo-terminals, as a user does; all closed at the end.
 
     Each caller waits for its own first screen: the prompt, a recap, a prompt after a banner.
     """
-    import pexpect
-
     children = []
 
-    def start(*args: str) -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable,
-            [str(ROOT / "chat_session.py"), *args],
-            env=env,
-            cwd=str(cwd),
-            encoding="utf-8",
+    def start(*args: str, env: dict[str, str] | None = None, **streams: Path | None) -> pexpect.spawn:
+        """Start one; env adds to the environment, streams redirects stdout or stderr (see spawn_in_terminal)."""
+        child = spawn_in_terminal(
+            "chat_session.py",
+            *args,
+            env={**base_env, **(env or {})},
+            cwd=cwd,
+            size=size,
             timeout=timeout,
-            dimensions=dimensions,
+            **streams,
         )
         children.append(child)
         return child
@@ -245,18 +443,3 @@ def chat_terminals(
     finally:
         for child in children:
             child.close(force=True)
-
-
-def read_terminal(controller: int) -> bytes:
-    """Everything written to a pseudo-terminal until its other side closes (30 s of silence at most)."""
-    screen = b""
-    while select.select([controller], [], [], 30)[0]:
-        try:
-            data = os.read(controller, 65536)
-        except OSError:  # the terminal's other side is closed
-            break
-        if not data:
-            break
-        screen += data
-    os.close(controller)
-    return screen

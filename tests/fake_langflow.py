@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -445,3 +446,32 @@ def old_agent_steps(message: str, contents: list[dict]) -> list[dict]:
     """content_blocks as Langflow 1.1 to 1.6 send them: one "Agent Steps" group, the input first."""
     user_input = {"type": "text", "text": message, "header": {"title": "Input", "icon": "MessageSquare"}}
     return [{"title": "Agent Steps", "contents": [user_input, *contents], "allow_markdown": True, "media_url": None}]
+
+
+# --- the flow without HTTP, for the conversation loop in memory -------------------------------
+
+
+@dataclass
+class FakeFlow:
+    """Langflow for the loop: echoes each message unless replies are scripted; records what was asked."""
+
+    replies: deque = field(default_factory=deque)
+    asked: list[tuple[str, str]] = field(default_factory=list)
+    stored: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    history_failure: BaseException | None = None
+
+    def will_reply(self, *pieces: str | BaseException) -> None:
+        """The next reply: text pieces shown in order; an exception is raised where it stands."""
+        self.replies.append(pieces)
+
+    def ask(self, message: str, session_id: str, show: Callable[[str], None]) -> None:
+        self.asked.append((message, session_id))
+        for piece in self.replies.popleft() if self.replies else (message,):
+            if isinstance(piece, BaseException):
+                raise piece
+            show(piece)
+
+    def history(self, session_id: str) -> list[tuple[str, str]]:
+        if self.history_failure is not None:
+            raise self.history_failure
+        return self.stored.get(session_id, [])

@@ -12,9 +12,8 @@ import re
 import subprocess
 import sys
 
-import pexpect
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_in_terminal, spawn_in_terminal
 from fake_langflow import (
     agent_events,
     agent_message,
@@ -138,57 +137,41 @@ def test_a_piped_chat_shows_steps_with_the_flag_and_an_unchanged_transcript(cli,
 WAITING_LINE = re.compile(r"\r[^\r\n]*waiting for the flow[^\r\n]*\x1b\[K|\r\x1b\[K")  # see test_terminal.py
 
 
-def at_terminal(fake_env, *args, script="chat_example.py", **env) -> str:
+def at_terminal(fake_env, cwd, *args, script="chat_example.py", **env) -> str:
     """What a run with stdout and stderr on one terminal wrote, without the waiting line."""
-    child = pexpect.spawn(
-        sys.executable,
-        [str(ROOT / script), *args],
-        env={**fake_env, "TERM": "dumb", **env},
-        encoding="utf-8",
-        timeout=10,
-        dimensions=(24, 200),
-    )
-    child.expect(pexpect.EOF)
-    child.close()
+    child = run_in_terminal(script, *args, env={**fake_env, "TERM": "dumb", **env}, cwd=cwd)
     assert child.exitstatus == 0, child.before
     return WAITING_LINE.sub("", child.before).replace("\r\n", "\n")
 
 
-def test_at_a_terminal_the_steps_come_dimmed_before_the_answer_and_results_after_its_line(fake, fake_env):
+def test_at_a_terminal_the_steps_come_dimmed_before_the_answer_and_results_after_its_line(fake, fake_env, tmp_path):
     fake.script(RUN, agent_reply())
-    screen = at_terminal(fake_env, "--stream", "What is 2 + 3?", TERM="xterm")
+    screen = at_terminal(fake_env, tmp_path, "--stream", "What is 2 + 3?", TERM="xterm")
     assert screen == f"\x1b[2m  {CALL}\x1b[22m\n{ANSWER}\n\x1b[2m  {RESULT}\x1b[22m\n"
 
 
-def test_no_color_leaves_the_steps_plain(fake, fake_env):
+def test_no_color_leaves_the_steps_plain(fake, fake_env, tmp_path):
     fake.script(RUN, agent_reply())
-    screen = at_terminal(fake_env, "--stream", "What is 2 + 3?", NO_COLOR="1")
+    screen = at_terminal(fake_env, tmp_path, "--stream", "What is 2 + 3?", NO_COLOR="1")
     assert screen == f"  {CALL}\n{ANSWER}\n  {RESULT}\n"
 
 
-def test_no_steps_hides_them_at_a_terminal(fake, fake_env):
+def test_no_steps_hides_them_at_a_terminal(fake, fake_env, tmp_path):
     fake.script(RUN, agent_reply())
-    assert at_terminal(fake_env, "--stream", "--no-steps", "What is 2 + 3?") == ANSWER + "\n"
+    assert at_terminal(fake_env, tmp_path, "--stream", "--no-steps", "What is 2 + 3?") == ANSWER + "\n"
 
 
-def test_a_tool_output_cannot_send_escape_codes_to_the_terminal(fake, fake_env):
+def test_a_tool_output_cannot_send_escape_codes_to_the_terminal(fake, fake_env, tmp_path):
     events = agent_events("s", "hi", "ok", TOOL, {"a": 1}, "\x1b]0;pwned\x07")
     fake.script(RUN, event_stream(events))
-    screen = at_terminal(fake_env, "--stream", "hi", NO_COLOR="1")
+    screen = at_terminal(fake_env, tmp_path, "--stream", "hi", NO_COLOR="1")
     assert "\x1b]" not in screen and "\\x1b]0;pwned\\x07" in screen
 
 
 def test_the_chat_shows_steps_between_the_question_and_the_answer(fake, fake_env, tmp_path):
     fake.script(RUN, agent_reply())
-    child = pexpect.spawn(
-        sys.executable,
-        [str(ROOT / "chat_session.py")],
-        env={**fake_env, "TERM": "dumb", "NO_COLOR": "1", "INPUTRC": os.devnull},
-        cwd=tmp_path,
-        encoding="utf-8",
-        timeout=10,
-        dimensions=(24, 200),
-    )
+    env = {**fake_env, "TERM": "dumb", "NO_COLOR": "1", "INPUTRC": os.devnull}
+    child = spawn_in_terminal("chat_session.py", env=env, cwd=tmp_path)
     child.expect_exact("User: ")
     child.sendline("What is 2 + 3?")
     child.expect_exact("\r\nUser: ")
@@ -218,18 +201,11 @@ def _no_developer_term(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
-def test_at_a_terminal_a_long_step_is_cut_to_one_screen_line(fake, fake_env):
+def test_at_a_terminal_a_long_step_is_cut_to_one_screen_line(fake, fake_env, tmp_path):
     events = agent_events("s", "hi", "ok", TOOL, {"expression": "1 + " * 40 + "1"}, "x" * 150)
     fake.script(RUN, event_stream(events))
-    child = pexpect.spawn(
-        sys.executable,
-        [str(ROOT / "chat_example.py"), "--stream", "hi"],
-        env={**fake_env, "TERM": "dumb"},
-        encoding="utf-8",
-        timeout=10,
-        dimensions=(24, 60),
-    )
-    child.expect(pexpect.EOF)
+    env = {**fake_env, "TERM": "dumb"}
+    child = run_in_terminal("chat_example.py", "--stream", "hi", env=env, cwd=tmp_path, size=(24, 60))
     lines = child.before.split("\r\n")
     assert lines[0].startswith(f'  calling {TOOL} {{"expression": "1 + 1') and len(lines[0]) == 59
     assert lines[1] == "ok" and len(lines[2]) == 59

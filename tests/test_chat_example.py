@@ -10,7 +10,6 @@ import gzip
 import itertools
 import json
 import os
-import pty
 import select
 import signal
 import socket
@@ -19,9 +18,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from conftest import API_KEY, ROOT
+from conftest import API_KEY, ROOT, run_in_terminal
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -125,16 +125,14 @@ def spawn(fake_env, cli):
         process.communicate()
 
 
-def on_terminal(spawn, *args: str, stderr_too: bool = False) -> tuple[bytes, int]:
-    """Run with stdout (and stderr, if asked) on a pseudo-terminal: what the terminal got, and the exit code."""
-    controller, terminal = pty.openpty()
-    process = spawn(*args, stdout=terminal, stderr=terminal if stderr_too else subprocess.PIPE)
-    os.close(terminal)
-    try:
-        screen = b"".join(data for _, data in arrivals(controller))
-    finally:
-        os.close(controller)
-    return screen, process.wait(timeout=30)
+def on_terminal(env: dict[str, str], cwd: Path, *args: str, stderr_too: bool = False) -> tuple[bytes, int]:
+    """Run with stdout (and stderr, if asked) on a pseudo-terminal and stdin from /dev/null: what the
+    terminal got, and the exit code."""
+    stderr = None if stderr_too else cwd.parent / "stderr.txt"
+    child = run_in_terminal(
+        "chat_example.py", *args, env=env, cwd=cwd, encoding=None, stdin=os.devnull, stderr=stderr, timeout=30
+    )
+    return child.logfile_read.getvalue(), child.exitstatus
 
 
 # --- Success and the output modes --------------------------------------------------------------
@@ -235,9 +233,9 @@ def test_a_run_without_a_message_is_the_no_text_error_in_every_mode(cli, fake, m
 
 
 @pytest.mark.parametrize("mode", ["--text", "--stream"])
-def test_an_empty_reply_at_a_terminal_gets_a_note_on_its_line(spawn, fake, mode):
+def test_an_empty_reply_at_a_terminal_gets_a_note_on_its_line(cli, fake_env, fake, mode):
     fake.script(RUN, EMPTY_REPLIES["events"]())
-    screen, exit_code = on_terminal(spawn, "hi", mode, stderr_too=True)
+    screen, exit_code = on_terminal(fake_env, cli.workdir, "hi", mode, stderr_too=True)
     assert exit_code == 0 and screen.endswith(b"(empty reply)\r\n")
 
 
@@ -730,13 +728,10 @@ def test_no_message_with_stdin_from_dev_null_is_a_usage_error(spawn, fake):
     assert fake.requests == []
 
 
-def test_no_message_with_stdin_on_a_terminal_exits_without_waiting_for_input(spawn, fake):
-    controller, terminal = pty.openpty()
-    try:
-        result = finished(spawn("--text", stdin=terminal), seconds=10)
-    finally:
-        os.close(terminal)
-        os.close(controller)
+def test_no_message_with_stdin_on_a_terminal_exits_without_waiting_for_input(cli, fake_env, fake):
+    out, err = cli.workdir.parent / "stdout.txt", cli.workdir.parent / "stderr.txt"
+    child = run_in_terminal("chat_example.py", "--text", env=fake_env, cwd=cli.workdir, stdout=out, stderr=err)
+    result = subprocess.CompletedProcess(child.args, child.exitstatus, out.read_text(), err.read_text())
     assert "no message" in error_line(result, 2)
 
 
@@ -883,9 +878,9 @@ ANSI_REPLIES = {
 
 
 @pytest.mark.parametrize("mode", ANSI_REPLIES)
-def test_escape_sequences_in_a_reply_reach_a_terminal_escaped(spawn, fake, mode):
+def test_escape_sequences_in_a_reply_reach_a_terminal_escaped(cli, fake_env, fake, mode):
     fake.script(RUN, ANSI_REPLIES[mode])
-    screen, exit_code = on_terminal(spawn, "hi", mode)
+    screen, exit_code = on_terminal(fake_env, cli.workdir, "hi", mode)
     assert exit_code == 0 and b"\\x1b]0;pwned\\x07\\x1b[31mred" in screen
     assert b"\x1b" not in screen and b"\x07" not in screen
 
@@ -897,16 +892,16 @@ def test_a_reply_to_a_pipe_is_exact(spawn, fake, mode):
     assert out == ANSI_REPLY.encode() + b"\n"
 
 
-def test_escape_sequences_in_an_error_reach_a_terminal_escaped(spawn, fake, fake_env):
+def test_escape_sequences_in_an_error_reach_a_terminal_escaped(cli, fake, fake_env):
     fake_env["TERM"] = "dumb"  # no waiting line: any escape sequence on the screen would be the server's
     fake.script(RUN, json_reply({"detail": f"boom {ANSI_REPLY}"}, status=500))
-    screen, exit_code = on_terminal(spawn, "hi", stderr_too=True)
+    screen, exit_code = on_terminal(fake_env, cli.workdir, "hi", stderr_too=True)
     assert exit_code == 1 and b"boom" in screen
     assert b"\x1b" not in screen and b"\x07" not in screen
 
 
-def test_escape_sequences_in_a_flow_name_reach_a_terminal_escaped(spawn, fake):
+def test_escape_sequences_in_a_flow_name_reach_a_terminal_escaped(cli, fake_env, fake):
     fake.flows.append({"id": "0b6a3b0e-3333-4c3a-9d55-000000000003", "name": ANSI_REPLY, "endpoint_name": "evil"})
-    screen, exit_code = on_terminal(spawn, "--list-flows")
+    screen, exit_code = on_terminal(fake_env, cli.workdir, "--list-flows")
     assert exit_code == 0 and b"evil" in screen
     assert b"\x1b" not in screen and b"\x07" not in screen

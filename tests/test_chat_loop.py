@@ -10,102 +10,17 @@ from __future__ import annotations
 
 import io
 import re
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import pytest
+from conftest import CTRL_C, SESSION, Conversation, TerminalOutput
+from fake_langflow import FakeFlow
 
 import chat_example as core
 from chat_session import Chat, end_of_input_key
 
-SESSION = "session-1"
-CTRL_C = object()  # typed instead of a line: input() raises KeyboardInterrupt
 DROPPED = "the connection dropped before the reply was complete (try again; the flow may have run)"
 FLOW_FAILED = "HTTP 500: Error building Component Prompt: boom (check the flow's components in Langflow)"
 NOT_A_COMMAND = "unknown command {} (/help lists them; //text sends a message starting with /)\n"
-
-
-class TerminalOutput(io.StringIO):
-    """Standard output when it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-@dataclass
-class FakeFlow:
-    """Langflow for the loop: echoes each message unless replies are scripted; records what was asked."""
-
-    replies: deque = field(default_factory=deque)
-    asked: list[tuple[str, str]] = field(default_factory=list)
-    stored: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    history_failure: BaseException | None = None
-
-    def will_reply(self, *pieces: str | BaseException) -> None:
-        """The next reply: text pieces shown in order; an exception is raised where it stands."""
-        self.replies.append(pieces)
-
-    def ask(self, message: str, session_id: str, show: Callable[[str], None]) -> None:
-        self.asked.append((message, session_id))
-        for piece in self.replies.popleft() if self.replies else (message,):
-            if isinstance(piece, BaseException):
-                raise piece
-            show(piece)
-
-    def history(self, session_id: str) -> list[tuple[str, str]]:
-        if self.history_failure is not None:
-            raise self.history_failure
-        return self.stored.get(session_id, [])
-
-
-@dataclass
-class Conversation:
-    """A Chat wired to a FakeFlow, with its standard output and error captured."""
-
-    flow: FakeFlow
-    out: io.StringIO
-    err: io.StringIO
-    remembered: list[str]
-    chat: Chat
-    kept: list[str] = field(default_factory=list)  # the input history's entries
-
-    def type(self, *lines: str | object, echo: bool = False) -> int:
-        """Run the terminal loop while the user types these lines, then Ctrl-D; its exit code.
-
-        With echo, stdout is a file: the prompts and typed lines show on stderr (see line_reader).
-        """
-        typed = deque(lines)
-        screen = self.err if echo else self.out
-
-        def read_line(prompt: str) -> str:
-            screen.write(prompt)
-            if not typed:
-                screen.write("\n")  # the line reader ends the prompt's line at the end of input
-                raise EOFError
-            line = typed.popleft()
-            if line is CTRL_C:
-                raise KeyboardInterrupt
-            screen.write(f"{line}\n")
-            return line
-
-        with ctrl_c_must_not_escape():
-            return self.chat.interactive(read_line, self.kept.append, echo=echo)
-
-    def pipe(self, text: str) -> int:
-        """Run the piped loop on this standard input; its exit code."""
-        with ctrl_c_must_not_escape():
-            return self.chat.piped(io.StringIO(text))
-
-
-@contextmanager
-def ctrl_c_must_not_escape() -> Iterator[None]:
-    """A KeyboardInterrupt out of the loop ends the program (and would stop pytest): fail the test instead."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        pytest.fail("Ctrl-C escaped the conversation loop: the program would end with 'interrupted'")
 
 
 def conversation(

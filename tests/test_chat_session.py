@@ -6,20 +6,16 @@ terminal comes back as the reply. Terminal output is compared with "\\r\\n" read
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import shlex
 import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pexpect
 import pytest
-from conftest import API_KEY, ROOT
+from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, sent_messages
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -38,7 +34,6 @@ Completed = subprocess.CompletedProcess[str]
 SCRIPT = str(ROOT / "chat_session.py")
 RUN = "/api/v1/run/"
 TIMEOUT = 5  # seconds; reached only when the expected text never comes
-NEW_PROMPT = "\n\nUser: "  # the end of every reply
 
 FLOW_ERROR = json_reply(
     {"detail": json.dumps({"message": "Error building Component Prompt: missing variable", "traceback": None})},
@@ -46,81 +41,6 @@ FLOW_ERROR = json_reply(
 )
 FLOW_ERROR_LINE = "error: the flow failed: Prompt: missing variable (check the flow's components in Langflow)"
 DROPPED_LINE = "error: the connection dropped before the reply was complete (try again; the flow may have run)"
-
-
-class Terminal:
-    """chat_session.py in a pseudo-terminal: type lines, wait for text, read the whole screen."""
-
-    def __init__(self, child: pexpect.spawn, log: io.StringIO) -> None:
-        self.child = child
-        self.log = log
-
-    def type(self, line: str) -> None:
-        self.child.sendline(line)
-
-    def expect(self, text: str, timeout: float = TIMEOUT) -> None:
-        self.child.expect_exact(text.replace("\n", "\r\n"), timeout=timeout)
-
-    def say(self, message: str) -> None:
-        """Type a message to the echo flow and wait for its reply and the next prompt."""
-        self.type(message)
-        self.expect(f"AI: {message}{NEW_PROMPT}")
-
-    def ctrl_c(self) -> None:
-        self.child.sendintr()
-
-    def ctrl_d(self) -> None:
-        self.child.sendeof()
-
-    def exit_code(self) -> int | None:
-        """Wait for the program to end."""
-        self.child.expect(pexpect.EOF, timeout=TIMEOUT)
-        self.child.close()
-        return self.child.exitstatus
-
-    @property
-    def screen(self) -> str:
-        return self.log.getvalue().replace("\r\n", "\n")
-
-
-@pytest.fixture
-def spawn_session(fake_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
-    """Start chat_session.py at a terminal, in an empty folder, and wait for its first prompt.
-
-    With stderr_file or stdout_file, that stream goes to the file instead of the terminal; env
-    adds to the environment.
-    """
-    workdir = tmp_path / "terminal"
-    workdir.mkdir()
-    base_env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull}  # no escape codes or key bindings of the machine's
-    children: list[pexpect.spawn] = []
-
-    def spawn(
-        *args: str, stderr_file: Path | None = None, stdout_file: Path | None = None, env: dict[str, str] | None = None
-    ) -> Terminal:
-        command, argv = sys.executable, [SCRIPT, *args]
-        redirects = [f"{fd}>{shlex.quote(str(file))}" for fd, file in ((1, stdout_file), (2, stderr_file)) if file]
-        if redirects:  # through sh, which redirects and then runs the script in its place
-            command, argv = ("/bin/sh", ["-c", f'exec "$@" {" ".join(redirects)}', "sh", sys.executable, *argv])
-        log = io.StringIO()
-        child = pexpect.spawn(
-            command,
-            argv,
-            env={**base_env, **(env or {})},
-            cwd=workdir,
-            encoding="utf-8",
-            timeout=TIMEOUT,
-            dimensions=(24, 200),
-        )
-        child.logfile_read = log
-        children.append(child)
-        terminal = Terminal(child, log)
-        terminal.expect("User: ")
-        return terminal
-
-    yield spawn
-    for child in children:
-        child.close(force=True)
 
 
 @pytest.fixture
@@ -135,10 +55,6 @@ def piped(cli: Callable[..., Completed]) -> Callable[..., Completed]:
 
 def sent_session_ids(fake: FakeLangflow) -> list[str]:
     return [seen.json()["session_id"] for seen in fake.runs()]
-
-
-def sent_messages(fake: FakeLangflow) -> list[str]:
-    return [seen.json()["input_value"] for seen in fake.runs()]
 
 
 def banner(fake: FakeLangflow, session_id: str, how: str) -> str:

@@ -9,18 +9,17 @@ that wakes up by itself notices the Ctrl-C; a client blocked in recv waits for d
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import ROOT
+from conftest import ROOT, chat_terminals
 from fake_langflow import FakeLangflow, Reply, event_stream, stream_events
 
 RUN = "/api/v1/run/"
@@ -123,34 +122,17 @@ def test_ctrl_c_ends_a_one_shot_wait_at_once_and_exits_130(windows_env, fake, ar
     assert process.stderr.read().endswith("interrupted\n")
 
 
-def spawn_chat(env: dict[str, str], workdir: Path, *args: str) -> tuple[pexpect.spawn, io.StringIO]:
-    log = io.StringIO()
-    child = pexpect.spawn(
-        sys.executable,
-        [str(ROOT / "chat_session.py"), *args],
-        env={**env, "INPUTRC": os.devnull},
-        cwd=workdir,
-        encoding="utf-8",
-        timeout=5,
-        dimensions=(24, 200),
-    )
-    child.logfile_read = log
-    child.expect_exact("User: ")
-    return child, log
-
-
 @pytest.fixture
-def chat(windows_env: dict[str, str], tmp_path: Path) -> Callable[..., pexpect.spawn]:
-    children = []
+def chat(windows_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., pexpect.spawn]]:
+    """chat_session.py in a pseudo-terminal, Ctrl-C as on Windows, at its first prompt."""
+    with chat_terminals({**windows_env, "INPUTRC": os.devnull}, tmp_path, timeout=5, size=(24, 200)) as start:
 
-    def start(*args: str) -> pexpect.spawn:
-        child, _log = spawn_chat(windows_env, tmp_path, *args)
-        children.append(child)
-        return child
+        def spawn(*args: str) -> pexpect.spawn:
+            child = start(*args)
+            child.expect_exact("User: ")
+            return child
 
-    yield start
-    for child in children:
-        child.close(force=True)
+        yield spawn
 
 
 @pytest.mark.parametrize(

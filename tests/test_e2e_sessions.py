@@ -44,7 +44,7 @@ def run(lf_env: dict[str, str], tmp_path: Path):
 @pytest.fixture
 def chat(lf_env: dict[str, str], tmp_path: Path):
     """chat_session.py in a pseudo-terminal, waiting for `until` (its first prompt by default)."""
-    with chat_terminals({**lf_env, "TERM": "dumb"}, tmp_path, timeout=60, dimensions=(40, 250)) as start:
+    with chat_terminals({**lf_env, "TERM": "dumb"}, tmp_path, timeout=60, size=(40, 250)) as start:
 
         def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
             child = start("--no-stream", *args)

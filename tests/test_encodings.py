@@ -10,15 +10,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import API_KEY, ROOT, read_terminal
-from fake_langflow import FakeLangflow, event_stream, json_reply, run_response, stream_events
+from conftest import API_KEY, ROOT, run_in_terminal, sent_messages, spawn_in_terminal
+from fake_langflow import event_stream, json_reply, run_response, stream_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,10 +41,6 @@ def run_script(env: dict[str, str], cwd: Path, *args: str, stdin: bytes = b"", s
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=60
     )
-
-
-def sent_messages(fake: FakeLangflow) -> list[str]:
-    return [seen.json()["input_value"] for seen in fake.runs()]
 
 
 # --- Standard output and input: UTF-8 on pipes, whatever the locale ----------------------------
@@ -108,26 +103,26 @@ def test_invalid_bytes_on_stdin_are_replaced_not_fatal(fake, fake_env, tmp_path,
 
 def test_a_terminal_gets_what_its_encoding_can_show_and_a_replacement_for_the_rest(fake, fake_env, tmp_path):
     fake.script(RUN, REPLIES["--stream"])
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "chat_example.py"), "hi", "--stream"],
-        stdin=subprocess.DEVNULL,
-        stdout=terminal,
-        stderr=subprocess.PIPE,
-        env={**fake_env, **LOCALES["latin-1"]},
+    errors = tmp_path / "stderr.txt"
+    env = {**fake_env, **LOCALES["latin-1"]}
+    child = run_in_terminal(
+        "chat_example.py",
+        "hi",
+        "--stream",
+        env=env,
         cwd=tmp_path,
+        encoding=None,
+        stdin=os.devnull,
+        stderr=errors,
+        timeout=30,
     )
-    os.close(terminal)
-    screen = read_terminal(controller)
-    assert (process.wait(timeout=30), process.stderr.read()) == (0, b"")
-    assert screen == "héllo ?? ?\r\n".encode("latin-1")
+    assert (child.exitstatus, errors.read_bytes()) == (0, b"")
+    assert child.logfile_read.getvalue() == "héllo ?? ?\r\n".encode("latin-1")
 
 
 def test_a_chat_at_a_cp1252_terminal_replaces_what_it_cannot_show_and_goes_on(fake, fake_env, tmp_path):
     env = {**fake_env, **LOCALES["cp1252"], "TERM": "dumb", "INPUTRC": os.devnull}
-    child = pexpect.spawn(
-        sys.executable, [str(ROOT / "chat_session.py")], env=env, cwd=tmp_path, encoding="cp1252", timeout=5
-    )
+    child = spawn_in_terminal("chat_session.py", env=env, cwd=tmp_path, size=(24, 80), timeout=5, encoding="cp1252")
     try:
         child.expect_exact("User: ")
         fake.script(RUN, REPLIES["--stream"])

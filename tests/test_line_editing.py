@@ -24,13 +24,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import libedit_readline
 import pytest
-import test_chat_session
-from conftest import TESTS
+from conftest import NEW_PROMPT, TESTS, Terminal, sent_messages
 from fake_langflow import FakeLangflow
 from hypothesis import given
 from hypothesis import strategies as st
 from libedit_readline import BuildError, build
-from test_chat_session import NEW_PROMPT, Terminal, sent_messages
 
 import chat_example as core
 from chat_session import (
@@ -49,7 +47,6 @@ from chat_session import (
 UP = "\x1b[A"
 PASTE = "\x1b[200~line one\nline two\x1b[201~"  # what a terminal sends for a pasted text, bracketed
 SHIMS = TESTS / "readline_variants"
-spawn_session = test_chat_session.spawn_session  # the fixture: chat_session.py in a pseudo-terminal
 RECALLING = ["gnu", "pyreadline3", "libedit-like", "libedit"]  # the variants that recall lines
 
 

@@ -8,7 +8,6 @@ reader has gone raise OSError(EINVAL), as Windows' CRT does, instead of BrokenPi
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 import textwrap
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import ROOT, read_terminal
-from fake_langflow import FakeLangflow, event_stream, json_reply, run_response, stream_events
+from conftest import ROOT, run_in_terminal, sent_messages, spawn_in_terminal
+from fake_langflow import event_stream, json_reply, run_response, stream_events
 
 RUN = "/api/v1/run/"
 WINDOWS_PIPES = textwrap.dedent(
@@ -148,10 +147,6 @@ def test_a_piped_conversation_whose_reader_leaves_is_a_quiet_exit_0(fake, platfo
 # --- Line ends ------------------------------------------------------------------------------------
 
 
-def sent_messages(fake: FakeLangflow) -> list[str]:
-    return [seen.json()["input_value"] for seen in fake.runs()]
-
-
 @pytest.mark.parametrize("args", [["--text"], ["--text", "-"]])
 def test_a_trailing_crlf_on_stdin_is_not_part_of_the_message(fake, cli, args):
     assert cli(*args, stdin="first line\r\nlast line\r\n").returncode == 0
@@ -165,20 +160,13 @@ def test_piped_lines_ending_in_crlf_are_sent_without_the_cr(fake, cli):
 
 
 def on_terminal(env: dict[str, str], cwd: Path, *args: str) -> bytes:
-    """What a terminal shows of chat_example.py's stdout."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "chat_example.py"), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=terminal,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
+    """What a terminal shows of chat_example.py's stdout (stdin from /dev/null, stderr to a file)."""
+    errors = cwd / "stderr.txt"
+    child = run_in_terminal(
+        "chat_example.py", *args, env=env, cwd=cwd, encoding=None, stdin=os.devnull, stderr=errors, timeout=30
     )
-    os.close(terminal)
-    screen = read_terminal(controller)
-    assert process.wait(timeout=30) == 0, process.stderr.read()
-    return screen
+    assert child.exitstatus == 0, errors.read_text()
+    return child.logfile_read.getvalue()
 
 
 CRLF_REPLIES = {
@@ -203,7 +191,7 @@ def test_crlf_in_a_reply_reaches_a_pipe_byte_for_byte(fake, fake_env, tmp_path, 
 
 def test_crlf_in_a_reply_is_a_line_break_in_a_chat_at_a_terminal(fake, fake_env, tmp_path):
     env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull}
-    child = pexpect.spawn(sys.executable, [str(ROOT / "chat_session.py")], env=env, cwd=tmp_path, timeout=5)
+    child = spawn_in_terminal("chat_session.py", env=env, cwd=tmp_path, size=(24, 80), timeout=5, encoding=None)
     try:
         child.expect_exact(b"User: ")
         fake.script(RUN, CRLF_REPLIES["--stream"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -19,9 +18,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import API_KEY, ROOT
-from fake_langflow import FakeLangflow, json_reply
-from test_chat_loop import SESSION, Conversation, FakeFlow, TerminalOutput
+from conftest import API_KEY, SESSION, Conversation, TerminalOutput, chat_terminals
+from fake_langflow import FakeFlow, FakeLangflow, json_reply
 
 import chat_example as core
 from chat_session import (
@@ -633,21 +631,15 @@ def test_json_goes_only_with_list_sessions(shell) -> None:
 @pytest.fixture
 def terminal(fake_env, tmp_path: Path):
     """Start chat_session.py in a pseudo-terminal (local time UTC); wait for its first prompt."""
-    children = []
+    env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull, "TZ": "UTC"}
+    with chat_terminals(env, tmp_path, timeout=10, size=(24, 80)) as start:
 
-    def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
-        env = {**fake_env, "TERM": "dumb", "INPUTRC": os.devnull, "TZ": "UTC"}
-        child = pexpect.spawn(
-            sys.executable, [str(ROOT / "chat_session.py"), *args], env=env, cwd=str(tmp_path), encoding="utf-8"
-        )
-        child.timeout = 10
-        children.append(child)
-        child.expect_exact(until)
-        return child
+        def spawn(*args: str, until: str = "User: ") -> pexpect.spawn:
+            child = start(*args)
+            child.expect_exact(until)
+            return child
 
-    yield spawn
-    for child in children:
-        child.close(force=True)
+        yield spawn
 
 
 def test_sessions_then_resume_by_number_at_a_terminal(terminal, fake: FakeLangflow) -> None:

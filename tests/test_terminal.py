@@ -6,16 +6,13 @@ screen is exactly the screen of the same run without the waiting line (TERM=dumb
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 import time
 from pathlib import Path
 
 import pexpect
-import pyte
 import pytest
-from conftest import ROOT
+from conftest import run_in_terminal, screen_lines, spawn_in_terminal
 from fake_langflow import Reply, event_stream, json_reply, run_response, stream_events, words
 
 RUN = "/api/v1/run/"
@@ -29,24 +26,14 @@ def slow_reply(mode: str, text: str = "the answer") -> Reply:
     return json_reply(run_response("s", [text], "hi"), delay=WAIT)
 
 
-def run_at_terminal(env: dict[str, str], *args: str, script: str = "chat_example.py") -> str:
-    """Everything a one-shot run wrote to a terminal holding both stdout and stderr."""
-    child = pexpect.spawn(
-        sys.executable, [str(ROOT / script), *args], env=env, encoding="utf-8", timeout=20, dimensions=(24, 100)
-    )
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.before
+def run_at_terminal(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """Everything a one-shot run of chat_example.py wrote to a terminal holding both stdout and stderr."""
+    return run_in_terminal("chat_example.py", *args, env=env, cwd=cwd, size=(24, 100), timeout=20).before
 
 
 def screen(output: str) -> list[str]:
     """The lines a terminal shows after this output, trailing blanks dropped."""
-    terminal = pyte.Screen(100, 24)
-    pyte.Stream(terminal).feed(output.replace("\n", "\r\n").replace("\r\r\n", "\r\n"))
-    lines = [line.rstrip() for line in terminal.display]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
+    return screen_lines(output, size=(24, 100))
 
 
 @pytest.fixture
@@ -55,46 +42,40 @@ def xterm(fake_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", ["--stream", "--text", "--json"])
-def test_the_waiting_line_counts_seconds_then_leaves_the_screen_as_it_would_be_without_it(fake, xterm, mode):
+def test_the_waiting_line_counts_seconds_then_leaves_the_screen_as_it_would_be_without_it(fake, xterm, tmp_path, mode):
     fake.script(RUN, slow_reply(mode), slow_reply(mode))
-    output = run_at_terminal(xterm, mode, "hi")
+    output = run_at_terminal(xterm, tmp_path, mode, "hi")
     assert all(f"{LINE} {second} s\x1b[K" in output for second in (0, 1, 2)), output
     assert f"⠋ {LINE} 0 s" in output and output.count(LINE) >= 10  # a new frame every 0.1 s
-    assert screen(output) == screen(run_at_terminal({**xterm, "TERM": "dumb"}, mode, "hi"))
+    assert screen(output) == screen(run_at_terminal({**xterm, "TERM": "dumb"}, tmp_path, mode, "hi"))
     assert LINE not in "\n".join(screen(output))
 
 
-def test_the_waiting_line_is_erased_before_an_error(fake, xterm):
+def test_the_waiting_line_is_erased_before_an_error(fake, xterm, tmp_path):
     fake.script(RUN, json_reply({"detail": "boom"}, status=500, delay=1.2))
-    output = run_at_terminal(xterm, "--text", "hi")
+    output = run_at_terminal(xterm, tmp_path, "--text", "hi")
     assert LINE in output
     assert screen(output) == ["error: HTTP 500: boom (check the flow's components in Langflow)"]
 
 
-def test_the_waiting_line_falls_back_to_ascii_where_the_terminal_cannot_show_it(fake, xterm):
+def test_the_waiting_line_falls_back_to_ascii_where_the_terminal_cannot_show_it(fake, xterm, tmp_path):
     fake.script(RUN, slow_reply("--text"))
-    output = run_at_terminal({**xterm, "PYTHONIOENCODING": "ascii"}, "--text", "hi")
+    output = run_at_terminal({**xterm, "PYTHONIOENCODING": "ascii"}, tmp_path, "--text", "hi")
     assert "| waiting for the flow... 0 s" in output and "⠋" not in output
 
 
-def test_there_is_no_waiting_line_with_term_dumb(fake, xterm):
+def test_there_is_no_waiting_line_with_term_dumb(fake, xterm, tmp_path):
     fake.script(RUN, slow_reply("--stream"))
-    output = run_at_terminal({**xterm, "TERM": "dumb"}, "--stream", "hi")
+    output = run_at_terminal({**xterm, "TERM": "dumb"}, tmp_path, "--stream", "hi")
     assert output == "the answer\r\n"
 
 
 def test_there_is_no_waiting_line_when_stderr_is_not_a_terminal(fake, xterm, tmp_path):
     fake.script(RUN, slow_reply("--stream"))
     errors = tmp_path / "stderr.txt"
-    command = f'exec "$@" 2>{errors}'
-    child = pexpect.spawn(
-        "/bin/sh",
-        ["-c", command, "sh", sys.executable, str(ROOT / "chat_example.py"), "--stream", "hi"],
-        env=xterm,
-        encoding="utf-8",
-        timeout=20,
+    child = run_in_terminal(
+        "chat_example.py", "--stream", "hi", env=xterm, cwd=tmp_path, size=(24, 80), stderr=errors, timeout=20
     )
-    child.expect(pexpect.EOF)
     assert child.before == "the answer\r\n" and errors.read_text() == ""
 
 
@@ -102,16 +83,9 @@ def test_there_is_no_waiting_line_when_stderr_is_not_a_terminal(fake, xterm, tmp
 
 
 def chat(env: dict[str, str], workdir: Path, *args: str) -> pexpect.spawn:
-    child = pexpect.spawn(
-        sys.executable,
-        [str(ROOT / "chat_session.py"), *args],
-        env={**env, "INPUTRC": os.devnull},
-        cwd=workdir,
-        encoding="utf-8",
-        timeout=10,
-        dimensions=(24, 100),
+    child = spawn_in_terminal(
+        "chat_session.py", *args, env={**env, "INPUTRC": os.devnull}, cwd=workdir, size=(24, 100), timeout=10
     )
-    child.logfile_read = io.StringIO()
     child.expect_exact("User: ")
     return child
 

@@ -2,6 +2,9 @@
 
 The fake server is an echo flow unless a test scripts its replies, so a message typed at the
 terminal comes back as the reply. Terminal output is compared with "\\r\\n" read as "\\n".
+The commands and the transcript of each turn are specified in memory (test_chat_loop.py); here
+a test is at a terminal only for what needs one: the banner, tokens as they come, escaping,
+a real Ctrl-C, the input history file.
 """
 
 from __future__ import annotations
@@ -97,19 +100,6 @@ def test_the_banner_names_server_flow_and_session_on_stderr_not_stdout(
     assert terminal.screen == "User: hello\nAI: hello\n\nUser: \n"
 
 
-def test_a_reply_follows_ai_and_a_fresh_user_prompt_follows_the_reply(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    terminal.say("Why is the sky blue?")
-
-    [session_id] = sent_session_ids(fake)
-    assert (
-        terminal.screen
-        == banner(fake, session_id, "new") + "User: Why is the sky blue?\nAI: Why is the sky blue?\n\nUser: "
-    )
-
-
 def test_tokens_are_shown_as_they_arrive_not_when_the_reply_ends(
     fake: FakeLangflow, spawn_session: Callable[..., Terminal]
 ) -> None:
@@ -162,36 +152,12 @@ def test_escape_codes_in_an_error_message_are_shown_escaped_at_the_terminal(
 # --- The session id ------------------------------------------------------------------------------
 
 
-def test_every_turn_of_one_conversation_sends_the_same_session_id(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    for message in ("one", "two", "three"):
-        terminal.say(message)
-
-    assert len(set(sent_session_ids(fake))) == 1
-    assert sent_messages(fake) == ["one", "two", "three"]
-
-
 def test_each_new_process_starts_a_fresh_session(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
     for _ in range(2):
         spawn_session().say("hello")
 
     first, second = sent_session_ids(fake)
     assert first != second
-
-
-def test_new_starts_a_fresh_session_and_names_it(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
-    terminal = spawn_session()
-    terminal.say("hello")
-    terminal.type("/new")
-    terminal.expect("new session: ")
-    terminal.expect("\nUser: ")
-    terminal.say("hello again")
-
-    first, second = sent_session_ids(fake)
-    assert first != second
-    assert f"\nnew session: {second}\n" in terminal.screen
 
 
 def test_session_id_flag_is_the_session_of_the_first_turn(
@@ -231,145 +197,7 @@ def test_continue_without_an_earlier_conversation_is_a_usage_error(
     assert fake.runs() == []
 
 
-# --- Commands ------------------------------------------------------------------------------------
-
-
-def test_help_lists_every_command(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
-    terminal = spawn_session()
-    terminal.type("/help")
-    terminal.expect("/retry sends that message again.\nUser: ")
-
-    help_text = terminal.screen.split("User: /help\n", 1)[1]
-    for command in ("/help", "/new", "/session [ID]", "/retry", "/history", "/multi", '"""', "/exit", "/quit", "//"):
-        assert command in help_text
-    assert fake.runs() == []
-
-
-def test_session_prints_the_session_id(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
-    terminal = spawn_session()
-    terminal.say("hello")
-    [session_id] = sent_session_ids(fake)
-
-    terminal.type("/session")
-
-    terminal.expect(f"/session\n{session_id}\nUser: ")
-
-
-def test_session_with_an_id_switches_to_it_and_a_later_continue_resumes_it(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal], piped: Callable[..., Completed]
-) -> None:
-    terminal = spawn_session()
-    terminal.type("/session earlier-chat-7")
-    terminal.expect("switched to session: earlier-chat-7\nUser: ")
-    terminal.say("where were we?")
-    terminal.type("/exit")
-    assert terminal.exit_code() == 0
-
-    assert piped("-c", stdin="and then?\n").returncode == 0
-
-    assert sent_session_ids(fake) == ["earlier-chat-7", "earlier-chat-7"]
-
-
-def test_retry_with_nothing_failed_says_so_and_sends_nothing(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    terminal.type("/retry")
-
-    terminal.expect("/retry\nnothing to retry: no message has failed\nUser: ")
-    assert fake.runs() == []
-
-
-def test_history_shows_the_conversation_as_the_server_stored_it(spawn_session: Callable[..., Terminal]) -> None:
-    terminal = spawn_session()
-    terminal.say("hello")
-    terminal.say("how are you")
-    terminal.type("/history")
-
-    terminal.expect("/history\nUser: hello\nAI: hello\nUser: how are you\nAI: how are you\nUser: ")
-
-
-def test_ctrl_c_while_history_loads_returns_to_the_prompt(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    fake.script("/api/v1/monitor/messages", Reply(delay=3))
-    terminal.type("/history")
-    time.sleep(0.5)  # the request is under way
-    terminal.ctrl_c()
-
-    terminal.expect("\nUser: ")
-    terminal.say("still here")
-
-
-def test_multi_sends_the_lines_up_to_the_next_multi_as_one_message(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    for line in ("/multi", "roses are red", "violets are blue"):
-        terminal.type(line)
-        terminal.expect("... ")
-    terminal.type("/multi")
-
-    terminal.expect(f"AI: roses are red\nviolets are blue{NEW_PROMPT}")
-    assert sent_messages(fake) == ["roses are red\nviolets are blue"]
-
-
-def test_triple_quotes_send_the_lines_between_them_as_one_message(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    for line in ('"""', "roses are red"):
-        terminal.type(line)
-        terminal.expect("... ")
-    terminal.type('violets are blue"""')
-
-    terminal.expect(f"AI: roses are red\nviolets are blue{NEW_PROMPT}")
-    assert sent_messages(fake) == ["roses are red\nviolets are blue"]
-
-
-def test_triple_quotes_on_one_line_send_that_line(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
-    terminal = spawn_session()
-    terminal.type('"""just one line"""')
-
-    terminal.expect(f"AI: just one line{NEW_PROMPT}")
-    assert sent_messages(fake) == ["just one line"]
-
-
-@pytest.mark.parametrize("command", ["/exit", "/quit"])
-def test_exit_and_quit_leave_with_status_0(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal], command: str
-) -> None:
-    terminal = spawn_session()
-    terminal.type(command)
-
-    assert terminal.exit_code() == 0
-    assert fake.runs() == []
-
-
-def test_an_unknown_command_is_not_sent_and_points_to_help(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    terminal.type("/frobnicate")
-
-    terminal.expect(
-        "/frobnicate\nunknown command /frobnicate (/help lists them; //text sends a message starting with /)\nUser: "
-    )
-    assert fake.runs() == []
-
-
-def test_a_double_slash_sends_the_message_with_one_slash(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    terminal.type("//etc/hosts is a file")
-
-    terminal.expect(f"AI: /etc/hosts is a file{NEW_PROMPT}")
-    assert sent_messages(fake) == ["/etc/hosts is a file"]
-
-
-# --- Ctrl-C, Ctrl-D and failures -----------------------------------------------------------------
+# --- Ctrl-C: a real SIGINT mid-reply and at readline's prompt ------------------------------------
 
 
 def test_ctrl_c_mid_reply_returns_to_the_prompt_and_the_next_turn_works(
@@ -382,65 +210,12 @@ def test_ctrl_c_mid_reply_returns_to_the_prompt_and_the_next_turn_works(
     assert " time" not in terminal.screen
 
 
-def test_retry_after_ctrl_c_resends_the_interrupted_message_in_the_same_session(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal]
-) -> None:
-    terminal = spawn_session()
-    interrupt_a_story(fake, terminal)
-
-    terminal.type("/retry")
-
-    terminal.expect(f"AI: tell me a story{NEW_PROMPT}")
-    assert sent_messages(fake) == ["tell me a story", "tell me a story"]
-    assert len(set(sent_session_ids(fake))) == 1
-
-
 def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(spawn_session: Callable[..., Terminal]) -> None:
     terminal = spawn_session()
     terminal.ctrl_c()
 
     terminal.expect("\n(Ctrl-D or /exit to quit)\nUser: ")
     terminal.say("still here")
-
-
-def test_ctrl_d_at_the_prompt_leaves_with_status_0(spawn_session: Callable[..., Terminal]) -> None:
-    terminal = spawn_session()
-    terminal.ctrl_d()
-
-    assert terminal.exit_code() == 0
-    assert terminal.screen.endswith("User: \n")
-
-
-@pytest.mark.parametrize(
-    ("failure", "error_line"), [(FLOW_ERROR, FLOW_ERROR_LINE), (Reply(drop=True), DROPPED_LINE)], ids=["500", "dropped"]
-)
-def test_a_failed_turn_prints_one_error_line_and_the_conversation_goes_on(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal], failure: Reply, error_line: str
-) -> None:
-    terminal = spawn_session()
-    fake.script(RUN, failure)
-    terminal.type("hello")
-
-    terminal.expect(f"hello\n\n{error_line}\nUser: ")
-    terminal.say("next question")
-    assert terminal.screen.count("error:") == 1
-
-
-@pytest.mark.parametrize("failure", [FLOW_ERROR, Reply(drop=True)], ids=["500", "dropped"])
-def test_retry_after_a_failed_turn_resends_it_in_the_same_session(
-    fake: FakeLangflow, spawn_session: Callable[..., Terminal], failure: Reply
-) -> None:
-    terminal = spawn_session()
-    fake.script(RUN, failure)
-    terminal.type("hello")
-    terminal.expect("error: ")
-    terminal.expect("\nUser: ")
-
-    terminal.type("/retry")
-
-    terminal.expect(f"AI: hello{NEW_PROMPT}")
-    assert sent_messages(fake) == ["hello", "hello"]
-    assert len(set(sent_session_ids(fake))) == 1
 
 
 # --- Piped -------------------------------------------------------------------------------------
@@ -481,17 +256,21 @@ def test_a_piped_conversation_without_streaming_also_uses_one_connection(
     assert fake.connections == 1
 
 
+@pytest.mark.parametrize(
+    ("failure", "error_line"), [(FLOW_ERROR, FLOW_ERROR_LINE), (Reply(drop=True), DROPPED_LINE)], ids=["500", "dropped"]
+)
 def test_a_failed_piped_turn_is_reported_on_stderr_the_rest_still_sent_and_the_exit_is_1(
-    fake: FakeLangflow, piped: Callable[..., Completed]
+    fake: FakeLangflow, piped: Callable[..., Completed], failure: Reply, error_line: str
 ) -> None:
-    fake.script(RUN, FLOW_ERROR)
+    fake.script(RUN, failure)
 
     result = piped(stdin="first\nsecond\n")
 
     assert result.returncode == 1
     assert result.stdout == "User: first\n\nUser: second\nAI: second\n\n"
-    assert result.stderr == FLOW_ERROR_LINE + "\n"
+    assert result.stderr == error_line + "\n"
     assert sent_messages(fake) == ["first", "second"]
+    assert len(set(sent_session_ids(fake))) == 1
 
 
 def test_a_component_failing_mid_stream_as_in_langflow_1_6_is_reported_with_its_stored_error(

@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,13 @@ def fake_env(fake: FakeLangflow, tmp_path: Path) -> dict[str, str]:
         LANGFLOW_API_KEY=API_KEY,
         XDG_STATE_HOME=str(tmp_path / "state"),
     )
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in an empty folder, where a test can put a .env."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture
@@ -143,6 +151,15 @@ class Conversation:
             return self.chat.piped(io.StringIO(text))
 
 
+@pytest.fixture
+def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/new hands out session-2, session-3, ... instead of random UUIDs."""
+    import chat_example
+
+    numbers = iter(range(2, 100))
+    monkeypatch.setattr(chat_example, "new_session_id", lambda: f"session-{next(numbers)}")
+
+
 @contextlib.contextmanager
 def ctrl_c_must_not_escape() -> Iterator[None]:
     """A KeyboardInterrupt out of the loop ends the program (and would stop pytest): fail the test instead."""
@@ -190,6 +207,21 @@ def run_in_terminal(script: str, *args: str, **options: object) -> pexpect.spawn
     child.expect(pexpect.EOF)
     child.close()
     return child
+
+
+def one_shot_at_terminal(
+    env: dict[str, str], cwd: Path, *args: str, stderr_too: bool = False
+) -> subprocess.CompletedProcess[bytes]:
+    """chat_example.py run to its end with stdout (and stderr, if asked) on a pseudo-terminal and
+    stdin from /dev/null. Its stdout is what the terminal received; its stderr what went to the
+    file when stderr is not on the terminal."""
+    with tempfile.TemporaryDirectory() as folder:
+        errors = None if stderr_too else Path(folder) / "stderr"
+        child = run_in_terminal(
+            "chat_example.py", *args, env=env, cwd=cwd, encoding=None, stdin=os.devnull, stderr=errors, timeout=30
+        )
+        stderr = errors.read_bytes() if errors else b""
+    return subprocess.CompletedProcess(child.args, child.exitstatus, child.logfile_read.getvalue(), stderr)
 
 
 def screen_lines(output: str, size: tuple[int, int] = (24, 100)) -> list[str]:

@@ -132,6 +132,16 @@ def event_stream(events: list[dict | bytes], gap: float = 0.0, **kwargs: Any) ->
     return Reply(content_type="text/event-stream; charset=utf-8", chunks=chunks, **kwargs)
 
 
+def tokens_apart(tokens: list[str], gap: float) -> Reply:
+    """A streamed reply whose tokens arrive `gap` seconds apart (the first at once), then the run's end."""
+    events = [{"event": "token", "data": {"chunk": token, "id": "reply-1"}} for token in tokens]
+    events.append({"event": "end", "data": {"result": run_response("session", ["".join(tokens)])}})
+    reply = event_stream(events)  # framed as Langflow frames them, one chunk per event
+    delays = [0.0] + [gap] * (len(tokens) - 1) + [0.0]
+    reply.chunks = [(delay, chunk) for delay, (_, chunk) in zip(delays, reply.chunks, strict=True)]
+    return reply
+
+
 @dataclass
 class Seen:
     method: str

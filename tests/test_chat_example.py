@@ -18,10 +18,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from conftest import API_KEY, ROOT, run_in_terminal
+from conftest import API_KEY, ROOT, one_shot_at_terminal, run_in_terminal
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -125,16 +124,6 @@ def spawn(fake_env, cli):
         process.communicate()
 
 
-def on_terminal(env: dict[str, str], cwd: Path, *args: str, stderr_too: bool = False) -> tuple[bytes, int]:
-    """Run with stdout (and stderr, if asked) on a pseudo-terminal and stdin from /dev/null: what the
-    terminal got, and the exit code."""
-    stderr = None if stderr_too else cwd.parent / "stderr.txt"
-    child = run_in_terminal(
-        "chat_example.py", *args, env=env, cwd=cwd, encoding=None, stdin=os.devnull, stderr=stderr, timeout=30
-    )
-    return child.logfile_read.getvalue(), child.exitstatus
-
-
 # --- Success and the output modes --------------------------------------------------------------
 
 
@@ -235,8 +224,8 @@ def test_a_run_without_a_message_is_the_no_text_error_in_every_mode(cli, fake, m
 @pytest.mark.parametrize("mode", ["--text", "--stream"])
 def test_an_empty_reply_at_a_terminal_gets_a_note_on_its_line(cli, fake_env, fake, mode):
     fake.script(RUN, EMPTY_REPLIES["events"]())
-    screen, exit_code = on_terminal(fake_env, cli.workdir, "hi", mode, stderr_too=True)
-    assert exit_code == 0 and screen.endswith(b"(empty reply)\r\n")
+    shown = one_shot_at_terminal(fake_env, cli.workdir, "hi", mode, stderr_too=True)
+    assert shown.returncode == 0 and shown.stdout.endswith(b"(empty reply)\r\n")
 
 
 # --- One wording per failure, in every mode ----------------------------------------------------
@@ -880,9 +869,9 @@ ANSI_REPLIES = {
 @pytest.mark.parametrize("mode", ANSI_REPLIES)
 def test_escape_sequences_in_a_reply_reach_a_terminal_escaped(cli, fake_env, fake, mode):
     fake.script(RUN, ANSI_REPLIES[mode])
-    screen, exit_code = on_terminal(fake_env, cli.workdir, "hi", mode)
-    assert exit_code == 0 and b"\\x1b]0;pwned\\x07\\x1b[31mred" in screen
-    assert b"\x1b" not in screen and b"\x07" not in screen
+    shown = one_shot_at_terminal(fake_env, cli.workdir, "hi", mode)
+    assert shown.returncode == 0 and b"\\x1b]0;pwned\\x07\\x1b[31mred" in shown.stdout
+    assert b"\x1b" not in shown.stdout and b"\x07" not in shown.stdout
 
 
 @pytest.mark.parametrize("mode", ANSI_REPLIES)
@@ -895,13 +884,13 @@ def test_a_reply_to_a_pipe_is_exact(spawn, fake, mode):
 def test_escape_sequences_in_an_error_reach_a_terminal_escaped(cli, fake, fake_env):
     fake_env["TERM"] = "dumb"  # no waiting line: any escape sequence on the screen would be the server's
     fake.script(RUN, json_reply({"detail": f"boom {ANSI_REPLY}"}, status=500))
-    screen, exit_code = on_terminal(fake_env, cli.workdir, "hi", stderr_too=True)
-    assert exit_code == 1 and b"boom" in screen
-    assert b"\x1b" not in screen and b"\x07" not in screen
+    shown = one_shot_at_terminal(fake_env, cli.workdir, "hi", stderr_too=True)
+    assert shown.returncode == 1 and b"boom" in shown.stdout
+    assert b"\x1b" not in shown.stdout and b"\x07" not in shown.stdout
 
 
 def test_escape_sequences_in_a_flow_name_reach_a_terminal_escaped(cli, fake_env, fake):
     fake.flows.append({"id": "0b6a3b0e-3333-4c3a-9d55-000000000003", "name": ANSI_REPLY, "endpoint_name": "evil"})
-    screen, exit_code = on_terminal(fake_env, cli.workdir, "--list-flows")
-    assert exit_code == 0 and b"evil" in screen
-    assert b"\x1b" not in screen and b"\x07" not in screen
+    shown = one_shot_at_terminal(fake_env, cli.workdir, "--list-flows")
+    assert shown.returncode == 0 and b"evil" in shown.stdout
+    assert b"\x1b" not in shown.stdout and b"\x07" not in shown.stdout

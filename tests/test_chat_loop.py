@@ -38,13 +38,6 @@ def talk() -> Conversation:
     return conversation()
 
 
-@pytest.fixture
-def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """/new hands out session-2, session-3, ... instead of random UUIDs."""
-    numbers = iter(range(2, 100))
-    monkeypatch.setattr(core, "new_session_id", lambda: f"session-{next(numbers)}")
-
-
 # --- Turns and the session id -----------------------------------------------------------------
 
 

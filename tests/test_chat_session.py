@@ -28,6 +28,7 @@ from fake_langflow import (
     json_reply,
     run_response,
     stream_events,
+    tokens_apart,
 )
 
 import chat_example as core
@@ -71,16 +72,6 @@ def interrupt_a_story(fake: FakeLangflow, terminal: Terminal) -> None:
     terminal.expect("AI: Once")
     terminal.ctrl_c()
     terminal.expect("[interrupted] (/retry sends it again)\nUser: ")
-
-
-def tokens_apart(tokens: list[str], gap: float) -> Reply:
-    """A streamed reply whose tokens arrive `gap` seconds apart (the first at once), then the run's end."""
-    events = [{"event": "token", "data": {"chunk": token, "id": "reply-1"}} for token in tokens]
-    events.append({"event": "end", "data": {"result": run_response("session", ["".join(tokens)])}})
-    reply = event_stream(events)  # framed as Langflow frames them, one chunk per event
-    delays = [0.0] + [gap] * (len(tokens) - 1) + [0.0]
-    reply.chunks = [(delay, chunk) for delay, (_, chunk) in zip(delays, reply.chunks, strict=True)]
-    return reply
 
 
 # --- The terminal: banner, prompt, replies -----------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import API_KEY, ROOT, run_in_terminal, sent_messages, spawn_in_terminal
+from conftest import API_KEY, ROOT, one_shot_at_terminal, sent_messages, spawn_in_terminal
 from fake_langflow import event_stream, json_reply, run_response, stream_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -103,21 +103,9 @@ def test_invalid_bytes_on_stdin_are_replaced_not_fatal(fake, fake_env, tmp_path,
 
 def test_a_terminal_gets_what_its_encoding_can_show_and_a_replacement_for_the_rest(fake, fake_env, tmp_path):
     fake.script(RUN, REPLIES["--stream"])
-    errors = tmp_path / "stderr.txt"
-    env = {**fake_env, **LOCALES["latin-1"]}
-    child = run_in_terminal(
-        "chat_example.py",
-        "hi",
-        "--stream",
-        env=env,
-        cwd=tmp_path,
-        encoding=None,
-        stdin=os.devnull,
-        stderr=errors,
-        timeout=30,
-    )
-    assert (child.exitstatus, errors.read_bytes()) == (0, b"")
-    assert child.logfile_read.getvalue() == "héllo ?? ?\r\n".encode("latin-1")
+    shown = one_shot_at_terminal({**fake_env, **LOCALES["latin-1"]}, tmp_path, "hi", "--stream")
+    assert (shown.returncode, shown.stderr) == (0, b"")
+    assert shown.stdout == "héllo ?? ?\r\n".encode("latin-1")
 
 
 def test_a_chat_at_a_cp1252_terminal_replaces_what_it_cannot_show_and_goes_on(fake, fake_env, tmp_path):
@@ -150,12 +138,6 @@ NOT_READABLE = {
     "cp1252": SETTINGS.encode("cp1252"),
     "utf-16-without-bom": SETTINGS.encode("utf-16-le"),
 }
-
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def settings_from(*argv: str) -> core.Config:

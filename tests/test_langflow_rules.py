@@ -700,13 +700,6 @@ def test_an_empty_message_is_a_usage_error(piped, positional, stdin):
 # --- Configuration: load_config ----------------------------------------------------------------
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    """Work in an empty folder, where a test can put a .env."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def write_env(path: Path, **settings: str) -> None:
     path.write_text("".join(f"{name}={value}\n" for name, value in settings.items()), encoding="utf-8")
 

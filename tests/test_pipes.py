@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import ROOT, run_in_terminal, sent_messages, spawn_in_terminal
+from conftest import ROOT, one_shot_at_terminal, sent_messages, spawn_in_terminal
 from fake_langflow import event_stream, json_reply, run_response, stream_events
 
 RUN = "/api/v1/run/"
@@ -159,16 +159,6 @@ def test_piped_lines_ending_in_crlf_are_sent_without_the_cr(fake, cli):
     assert sent_messages(fake) == ["one", "two"]
 
 
-def on_terminal(env: dict[str, str], cwd: Path, *args: str) -> bytes:
-    """What a terminal shows of chat_example.py's stdout (stdin from /dev/null, stderr to a file)."""
-    errors = cwd / "stderr.txt"
-    child = run_in_terminal(
-        "chat_example.py", *args, env=env, cwd=cwd, encoding=None, stdin=os.devnull, stderr=errors, timeout=30
-    )
-    assert child.exitstatus == 0, errors.read_text()
-    return child.logfile_read.getvalue()
-
-
 CRLF_REPLIES = {
     "--text": json_reply(run_response("s", ["one\r\ntwo\r\nbare\rcr"], "hi")),
     "--stream": event_stream(stream_events("s", "hi", "one\r\ntwo\r\nbare\rcr", ["one\r", "\ntwo\r\n", "bare\rcr"])),
@@ -178,8 +168,9 @@ CRLF_REPLIES = {
 @pytest.mark.parametrize("mode", CRLF_REPLIES)
 def test_crlf_in_a_reply_is_a_line_break_at_a_terminal_and_a_bare_cr_stays_escaped(fake, fake_env, tmp_path, mode):
     fake.script(RUN, CRLF_REPLIES[mode])
-    screen = on_terminal(fake_env, tmp_path, "hi", mode)
-    assert screen == b"one\r\ntwo\r\nbare\\rcr\r\n"  # the terminal shows "\n" as "\r\n"
+    shown = one_shot_at_terminal(fake_env, tmp_path, "hi", mode)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == b"one\r\ntwo\r\nbare\\rcr\r\n"  # the terminal shows "\n" as "\r\n"
 
 
 @pytest.mark.parametrize("mode", CRLF_REPLIES)

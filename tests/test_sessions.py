@@ -242,12 +242,6 @@ def talk() -> Talk:
     return stored_talk()
 
 
-@pytest.fixture
-def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    numbers = iter(range(2, 100))
-    monkeypatch.setattr(core, "new_session_id", lambda: f"session-{next(numbers)}")
-
-
 def stored_output(talk: Talk) -> str:
     """What the commands printed after the typed lines (the prompts and echoes taken out)."""
     return "".join(line for line in talk.out.getvalue().splitlines(keepends=True) if not line.startswith("User: /"))

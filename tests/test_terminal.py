@@ -13,7 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import run_in_terminal, screen_lines, spawn_in_terminal
-from fake_langflow import Reply, event_stream, json_reply, run_response, stream_events, words
+from fake_langflow import Reply, event_stream, json_reply, run_response, stream_events, tokens_apart, words
 
 RUN = "/api/v1/run/"
 WAIT = 2.3  # seconds the server thinks before it answers
@@ -124,14 +124,6 @@ def test_ctrl_c_erases_the_waiting_line(fake, xterm, tmp_path):
     assert f"{LINE} 1 s" in output
     without = interrupted_chat({**xterm, "TERM": "dumb"}, tmp_path, fake)
     assert screen(output)[2:] == screen(without)[2:]  # after the banner (its session ids differ)
-
-
-def tokens_apart(tokens: list[str], gap: float) -> Reply:
-    events = [{"event": "token", "data": {"chunk": token, "id": "reply-1"}} for token in tokens]
-    events.append({"event": "end", "data": {"result": run_response("session", ["".join(tokens)])}})
-    reply = event_stream(events)
-    reply.chunks = [(0.0 if index == 0 else gap, chunk) for index, (_, chunk) in enumerate(reply.chunks)]
-    return reply
 
 
 def test_keys_typed_while_a_reply_streams_are_not_echoed_into_it_and_wait_for_the_next_prompt(fake, fake_env, tmp_path):

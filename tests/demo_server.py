@@ -122,7 +122,7 @@ def main() -> int:
             return 2
         say(
             f"Langflow {args.langflow} is not installed yet: installing it into {shown(venv_path(args.langflow))} "
-            "downloads and writes about 1.8 GB and takes a few minutes (once). Then it starts (30-60 s)."
+            "downloads and writes about 1.8 GB and takes a few minutes (once). Then it starts (30 s to 2 min)."
         )
 
     # Stop cleanly on Ctrl-C and SIGTERM, also when started in the background (where SIGINT is ignored).
@@ -143,7 +143,7 @@ def main() -> int:
         say(f"Langflow exited by itself ({server.process.returncode}); see {server.log_path}")
         return 1
     except KeyboardInterrupt:
-        say("\nstopping Langflow...")
+        say("\nstopping Langflow..." if server is not None else "\ninterrupted")
         return 0
     except RuntimeError as error:
         say(f"could not start Langflow: {error}")
@@ -153,7 +153,7 @@ def main() -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             server.stop()
-        say("Langflow stopped.")  # start_langflow stops it itself if interrupted
+            say("Langflow stopped.")  # start_langflow stops it itself if interrupted while starting
         if written:
             if remove_if_unchanged(env_file, written):
                 say(f"Deleted {shown(env_file)}.")

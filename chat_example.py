@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
 """Ask a Langflow flow one question from the shell and print the answer.
 
-Also the reusable core of chat_session.py: configuration, the request, the
-event-stream reader, reply-text extraction and the error table live here.
+This file is also the core that chat_session.py imports. It reads top-down:
+
+   1. Errors          exit codes, ClientError, FAILURES: the one table of failures
+   2. Langflow rules  pure functions: error bodies, where the reply text lives
+   3. Dialects        what differs between Langflow releases (index), as named capabilities
+   4. The stream      the event stream's framing, JSON read as it arrives, a reply shown as it comes,
+                      agent steps
+   5. Configuration   flags, then the environment, then ./.env; the message; the arguments
+   6. HTTP            Client: one connection pool, retries, -v tracing, decoding
+   7. Calls           Server (what is asked of a server once), ask(): one run of the flow
+   8. Printing        stdout: reply text, JSON, tables
+   9. The terminal    Voice (the one writer on stderr), the waiting line, agent steps, replies
+  10. main            the one-shot's modes, and guarded_main: the one try/except of both scripts
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import io
@@ -16,15 +26,15 @@ import json
 import math
 import os
 import re
-import shutil
 import stat
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO, TypeVar
 
-if TYPE_CHECKING:  # requests is imported when first needed, so --help and --version start fast
+if TYPE_CHECKING:  # imported where first needed, so --help, --version and a one-shot start fast
+    import argparse
+
     import requests
 
 __version__ = "1.0.0"
@@ -62,34 +72,38 @@ environment (flags win, then the environment, then ./.env):
 """
 
 
+# === 1. Errors ==================================================================================
+
+
 class ClientError(Exception):
-    """A failure the user can act on: one line of text and an exit code."""
+    """A failure the user can act on: one line of text and an exit code (made from FAILURES)."""
 
     def __init__(
-        self, message: str, exit_code: int = EXIT_FLOW, retry: bool = False, status: int | None = None
+        self,
+        message: str,
+        exit_code: int = EXIT_FLOW,
+        retry: bool = False,
+        status: int | None = None,
+        detail: str = "",
     ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.retry = retry
         self.status = status  # the HTTP status, when the server answered with an error
-
-
-def usage_error(message: str) -> ClientError:
-    return ClientError(message, EXIT_USAGE)
-
-
-# --- The error table: every HTTP status and network failure, in one place ----------------------
+        self.detail = detail  # the server's own words for it, when it gave any
 
 
 class Failure(NamedTuple):
     what: str
-    todo: str
+    todo: str  # what to do about it, in parentheses after `what` ("": nothing to add)
     exit_code: int
-    retry: bool = False
+    retry: bool = False  # the flow certainly did not run: sending again is safe
 
 
 AUTH_TODO = "set LANGFLOW_API_KEY to a valid API key for this server"
+NOT_LANGFLOW = "is this a Langflow server?"
 FAILURES: dict[int | str, Failure] = {
+    # HTTP statuses: "HTTP <status>: <the server's message, else `what`> (<todo>)"
     400: Failure("the server rejected the request", "check --tweaks and the flow's inputs", EXIT_FLOW),
     401: Failure("authentication refused", AUTH_TODO, EXIT_AUTH),
     403: Failure("authentication refused", AUTH_TODO, EXIT_AUTH),
@@ -102,6 +116,7 @@ FAILURES: dict[int | str, Failure] = {
     504: Failure("gateway timeout", "the proxy in front of Langflow gave up waiting", EXIT_FLOW),
     "4xx": Failure("the server rejected the request", "check the flags and configuration", EXIT_FLOW),
     "5xx": Failure("the server failed", "check the Langflow server's logs", EXIT_FLOW),
+    # the network (network_failure picks the row by the exception's type)
     "refused": Failure(
         "cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", EXIT_NETWORK, retry=True
     ),
@@ -116,6 +131,7 @@ FAILURES: dict[int | str, Failure] = {
     "dropped": Failure(
         "the connection dropped before the reply was complete", "try again; the flow may have run", EXIT_NETWORK
     ),
+    # what the server answered
     "no-result": Failure(
         "the event stream ended without a result after {facts}, and {reason}",
         "check the Langflow server's log",
@@ -126,30 +142,51 @@ FAILURES: dict[int | str, Failure] = {
         "check that LANGFLOW_URL is Langflow's address and the flow exists",
         EXIT_FLOW,
     ),
+    "malformed-event": Failure("the server sent a malformed event: {line}", "", EXIT_FLOW),
+    "not-a-list": Failure("the server's {what} was not a list", NOT_LANGFLOW, EXIT_FLOW),
+    "not-stored": Failure("the server did not say where it stored {path}", NOT_LANGFLOW, EXIT_FLOW),
+    "missing-endpoint": Failure(
+        "{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", EXIT_FLOW
+    ),
     "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", EXIT_FLOW),
     "no-text": Failure(
         "the flow returned no message",
         "check that the flow ends in a Chat Output; --json shows what it returned",
         EXIT_FLOW,
     ),
+    # what the user asked for
+    "usage": Failure("{problem}", "", EXIT_USAGE),
+    "unknown-flow-name": Failure(
+        "no flow with endpoint name {flow!r} on this server", "--list-flows shows the flows", EXIT_FLOW
+    ),
+    "unknown-conversation": Failure(
+        "no conversation {session_id!r} stored for flow {flow}", "--list-sessions lists them", EXIT_FLOW
+    ),
 }
+
+
+def failure_error(key: int | str, **facts: Any) -> ClientError:
+    """The ClientError of a FAILURES row, its text filled in with the facts of this failure."""
+    failure = FAILURES[key]
+    what, todo = failure.what.format(**facts), failure.todo.format(**facts)
+    return ClientError(f"{what} ({todo})" if todo else what, failure.exit_code, failure.retry)
+
+
+def usage_error(problem: str) -> ClientError:
+    return failure_error("usage", problem=problem)
 
 
 def failure_for_status(status: int) -> Failure:
     return FAILURES.get(status) or FAILURES["4xx" if status < 500 else "5xx"]
 
 
-def failure_error(key: int | str, **facts: Any) -> ClientError:
-    failure = FAILURES[key]
-    return ClientError(f"{failure.what.format(**facts)} ({failure.todo})", failure.exit_code, failure.retry)
-
-
 def http_error(status: int, detail: str) -> ClientError:
+    """An error answer: the status's row, worded with the server's own message when it gave one."""
     if status == 500 and COMPONENT_ERROR.search(detail):  # a component failed: worded as in a stream
         return flow_error(detail)
     failure = failure_for_status(status)
-    what = detail or failure.what
-    return ClientError(f"HTTP {status}: {what} ({failure.todo})", failure.exit_code, failure.retry, status)
+    message = f"HTTP {status}: {detail or failure.what} ({failure.todo})"
+    return ClientError(message, failure.exit_code, failure.retry, status, detail)
 
 
 def connect_timeout(timeout: float) -> float:
@@ -206,7 +243,7 @@ def wrapped_errors(exc: BaseException) -> Iterator[BaseException]:
         pending.extend(inner for inner in inside if isinstance(inner, BaseException))
 
 
-# --- Pure Langflow rules: error bodies, reply text --------------------------------------------
+# === 2. Langflow rules: error bodies, reply text (pure) ========================================
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -387,10 +424,6 @@ def streamed_outputs(response: Any) -> list[tuple[dict, str]]:
     return streams
 
 
-def stream_urls(response: Any) -> list[str]:
-    return [url for _output, url in streamed_outputs(response)]
-
-
 def with_streamed_text(output: dict, text: str) -> None:
     """Put an old stream's text where a finished response holds the reply (the first TEXT_PATHS)."""
     message = _dig(output, "results", "message")
@@ -399,6 +432,62 @@ def with_streamed_text(output: dict, text: str) -> None:
     else:
         output.setdefault("results", {})["message"] = {"text": text}
 
+
+# === 3. Dialects: what differs between Langflow releases =======================================
+#
+# Every difference between releases that the client meets lives here, named; the rest of the code
+# asks Dialect's names or reads what the server sent, never a version number.
+#
+#   begins   difference                                                    where it is met
+#   -------  ------------------------------------------------------------  -------------------------
+#   (1.0)    stream=true answers JSON whose outputs point at a stream_url   by its shape: ask(),
+#            (real SSE, {"chunk": ...} lines)                               follow_stream_urls()
+#   1.1.2    stream=true answers the event stream (a JSON object a line)    by its content type: ask()
+#   1.1.2    a streamed reply is stored with its text (before: empty, so    stores_streamed_replies
+#            memory and /history lose the AI's side)
+#   1.1.2    a failing component ends the stream with neither `error` nor   by its shape: turn_failure()
+#            `end`; the error is stored as a message (through 1.7)
+#   1.2      a Chat Input's `files` tweak is a list (before: one path)      files_as_string
+#   1.2      a reply's first token comes in an add_message marked complete, by its shape:
+#            then again as a token (through 1.6)                            replayed_token()
+#   1.8      every failure in a stream is an `error` event                  by its shape: show_stream()
+#   1.9      an agent's tool results come as `log` events                   by its shape: event_steps()
+#   1.11     message listings page (limit/offset; 200 at most from 1.12.2)  by its shape: monitor_list()
+#   1.11     the v2 workflows API (background runs, human input)            not used yet
+#   1.13     a failed stream sends two `error` events, seconds apart        by its shape: ask() stops
+#                                                                           at the first
+#
+# A server that does not say its version (GET /api/v1/version) is taken as the newest.
+
+
+class Dialect(NamedTuple):
+    """What a Langflow server speaks, as named capabilities (Server.dialect asks once per server)."""
+
+    version: str | None  # as the server says it, for messages; None if it did not say
+    stores_streamed_replies: bool  # a streamed reply is stored with its text
+    files_as_string: bool  # a Chat Input's `files` is one path string, not a list
+
+
+def release_number(version: str | None) -> tuple[int, ...]:
+    """'1.4.3' -> (1, 4, 3); () for a version that is not one."""
+    return tuple(int(part) for part in re.findall(r"\d+", version or "")[:3])
+
+
+def dialect_for(version: str | None) -> Dialect:
+    """The dialect of a server that reports this version."""
+    number = release_number(version)
+
+    def before(*release: int) -> bool:
+        return bool(number) and number < release
+
+    return Dialect(
+        version=version,
+        stores_streamed_replies=not before(1, 1, 2),
+        files_as_string=before(1, 2),
+    )
+
+
+# === 4. The stream ===============================================================================
 
 # --- JSON read as it arrives: Langflow repeats a reply's text up to five times in one body -----
 
@@ -516,7 +605,7 @@ def string_token(buffer: bytearray, start: int, searched: int) -> tuple[Token | 
     return None, len(buffer)
 
 
-# --- The event stream: framing and showing -----------------------------------------------------
+# --- The event stream's framing ------------------------------------------------------------------
 
 END_EVENT_STARTS = (b'{"event": "end"', b'{"event":"end"')
 
@@ -596,7 +685,7 @@ def as_event(value: Any) -> dict:
 
 
 def malformed_event(line: bytes) -> ClientError:
-    return ClientError(f"the server sent a malformed event: {one_line(line.decode('utf-8', 'replace'), 80)}", EXIT_FLOW)
+    return failure_error("malformed-event", line=one_line(line.decode("utf-8", "replace"), 80))
 
 
 class StreamEnded(Exception):
@@ -617,18 +706,6 @@ def turn_error(messages: list[dict], user_message_id: Any) -> dict | None:
         users = [index for index, message in enumerate(messages) if message.get("sender") == "User"]
         start = users[-1] + 1 if users else 0
     return next((message for message in messages[start:] if message.get("category") == "error"), None)
-
-
-def older_than(version: str | None, release: tuple[int, ...]) -> bool:
-    """A known Langflow version older than `release` ("1.1.1" < (1, 2)); an unknown one counts as new."""
-    number = tuple(int(part) for part in re.findall(r"\d+", version or "")[:3])
-    return bool(number) and number < release
-
-
-def stored_empty_reply_mark(version: str | None) -> str:
-    """What /history shows for a reply stored with no text: Langflow up to 1.1 stores every
-    streamed reply empty and never fills it in; later releases store an empty reply as it was."""
-    return "(not stored by this server)" if older_than(version, (1, 2)) else "(empty reply)"
 
 
 def is_whole_reply(message: dict) -> bool:
@@ -714,7 +791,13 @@ def show_sse_chunks(
     return "".join(chunks)
 
 
-# --- Agent steps: what an agent reports while it works ------------------------------------------
+def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iterator[dict]:
+    for event in events:
+        on_event(event)
+        yield event
+
+
+# --- Agent steps: what an agent reports while it works -----------------------------------------
 
 STEP_LIMIT = 200  # characters of a step's input, result or error shown
 
@@ -786,7 +869,7 @@ def tee_steps(events: Iterable[dict], on_step: Callable[[str], None]) -> Iterato
         yield event
 
 
-# --- Terminal safety --------------------------------------------------------------------------
+# --- Terminal safety ----------------------------------------------------------------------------
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -796,7 +879,7 @@ def terminal_safe(text: str) -> str:
     return CONTROL_CHARS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
-# --- Configuration ----------------------------------------------------------------------------
+# === 5. Configuration ============================================================================
 
 
 class Config(NamedTuple):
@@ -813,6 +896,11 @@ class Config(NamedTuple):
     output_component: str = ""
     verbose: bool = False
     url_given: bool = False  # set by a flag, the environment or the env file (not the default)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values never to be shown: the Voice redacts them from every line it writes."""
+        return (self.api_key,)
 
 
 def read_env_file(path: str | None) -> dict[str, str]:
@@ -925,18 +1013,67 @@ def insecure_key_warning(config: Config) -> str | None:
     return None
 
 
-# --- Arguments --------------------------------------------------------------------------------
+# --- The message ------------------------------------------------------------------------------
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """Usage errors as one line and exit code 2, like every other error."""
+def stdin_is_piped(stdin: TextIO) -> bool:
+    """Piped or redirected from a file; not a terminal, not /dev/null."""
+    try:
+        mode = os.fstat(stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
 
-    def error(self, message: str) -> NoReturn:
-        raise usage_error(f"{message} (see {self.prog} --help)")
+
+def read_stdin(stdin: TextIO) -> str:
+    """All of stdin as UTF-8, without the final line end (\n, or \r\n from Windows) a pipe usually ends with."""
+    data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    return data.decode("utf-8", "replace").rstrip("\r\n")
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags both scripts share."""
+def read_message(positional: str | None, stdin: TextIO) -> str:
+    """The message from argv, stdin, or both (stdin first, a blank line, then argv)."""
+    if positional == "-":
+        message = read_stdin(stdin)
+    elif stdin_is_piped(stdin):
+        piped = read_stdin(stdin)
+        message = f"{piped}\n\n{positional}" if piped.strip() and positional else (positional or piped)
+    elif positional is None:
+        raise usage_error("no message: give it as an argument, or pipe it on standard input (see --help)")
+    else:
+        message = positional
+    if not message.strip():
+        raise usage_error("the message is empty")
+    return message
+
+
+def readable_files(paths: list[str]) -> list[str]:
+    """Check every --file before anything is sent."""
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise usage_error(f"cannot read --file {path}: {exc.strerror or exc}") from exc
+        if os.path.isdir(path):
+            raise usage_error(f"--file {path} is a directory")
+    return paths
+
+
+# --- Arguments ----------------------------------------------------------------------------------
+
+
+def argument_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A parser with the flags both scripts share; usage errors are one line and exit code 2."""
+    import argparse
+
+    class ArgumentParser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise usage_error(f"{message} (see {self.prog} --help)")
+
+    parser = ArgumentParser(
+        prog=prog, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", help="Langflow server URL (env LANGFLOW_URL)")
     parser.add_argument("--flow", help="flow UUID or endpoint name (env LANGFLOW_FLOW_ID)")
     parser.add_argument("--session-id", help="continue this conversation (default: a fresh one)")
@@ -986,18 +1123,15 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-V", "--version", action="store_true", help="show this client's version and the server's Langflow version"
     )
-    parser.set_defaults(prog=parser.prog)
+    parser.set_defaults(prog=prog)
+    return parser
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = ArgumentParser(
-        prog="chat_example.py",
-        description="Send one message to a Langflow flow and print the reply.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = argument_parser(
+        "chat_example.py", "Send one message to a Langflow flow and print the reply.", EXIT_CODES_HELP
     )
     parser.add_argument("message", nargs="?", help="the message; '-' reads standard input (also read when piped)")
-    add_common_arguments(parser)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--text", action="store_true", help="print only the reply text")
     output.add_argument(
@@ -1015,59 +1149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# --- The message ------------------------------------------------------------------------------
-
-
-def stdin_is_piped(stdin: TextIO) -> bool:
-    """Piped or redirected from a file; not a terminal, not /dev/null."""
-    try:
-        mode = os.fstat(stdin.fileno()).st_mode
-    except (OSError, ValueError, AttributeError):
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
-
-
-def read_stdin(stdin: TextIO) -> str:
-    """All of stdin as UTF-8, without the final line end (\n, or \r\n from Windows) a pipe usually ends with."""
-    data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-    return data.decode("utf-8", "replace").rstrip("\r\n")
-
-
-def read_message(positional: str | None, stdin: TextIO) -> str:
-    """The message from argv, stdin, or both (stdin first, a blank line, then argv)."""
-    if positional == "-":
-        message = read_stdin(stdin)
-    elif stdin_is_piped(stdin):
-        piped = read_stdin(stdin)
-        message = f"{piped}\n\n{positional}" if piped.strip() and positional else (positional or piped)
-    elif positional is None:
-        raise usage_error("no message: give it as an argument, or pipe it on standard input (see --help)")
-    else:
-        message = positional
-    if not message.strip():
-        raise usage_error("the message is empty")
-    return message
-
-
-def readable_files(paths: list[str]) -> list[str]:
-    """Check every --file before anything is sent."""
-    for path in paths:
-        try:
-            with open(path, "rb") as handle:
-                handle.read(1)
-        except OSError as exc:
-            raise usage_error(f"cannot read --file {path}: {exc.strerror or exc}") from exc
-        if os.path.isdir(path):
-            raise usage_error(f"--file {path} is a directory")
-    return paths
-
-
-# --- HTTP -------------------------------------------------------------------------------------
-
-
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[redacted]") if secret else text
-
+# === 6. HTTP =====================================================================================
 
 WAIT_STEP = 0.1  # seconds the main thread waits at a time for the network, so Ctrl-C is noticed at once
 HANDOVER = 4  # items (response chunks) that may wait between the worker and the main thread
@@ -1127,26 +1209,31 @@ def in_worker(produce: Callable[[], Iterable[T]], stop: Callable[[], None], tick
 
 
 class Client:
-    """One connection pool for a run or a whole conversation, with logging and retries."""
+    """The HTTP session of a run or a whole conversation: one connection pool, the key header,
+    retries where the flow certainly did not run, -v tracing on the Voice, and decoding.
 
-    def __init__(self, config: Config, log: TextIO = sys.stderr, sleep: Callable[[float], None] = time.sleep) -> None:
+    tick is called at each short step of a wait with nothing new (the waiting line redraws).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        voice: Voice | None = None,
+        tick: Callable[[], None] = lambda: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         import requests
 
         self.config = config
-        self.log = log
+        self.voice = voice or Voice(sys.stderr, config.secrets)
+        self.tick = tick
         self.sleep = sleep
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
-        self.in_use: Any = None  # the connection the current request took from the pool
-        watch_connections(self.http, self.took)
-        self.tick: Callable[[], None] = lambda: None  # called at each step of a wait with nothing new
-        self.step: Callable[[str], None] | None = None  # told each agent step found in an event stream
-        self.version: tuple[str | None] | None = None  # the server's answer to GET /api/v1/version, once asked
         if config.api_key:
             self.http.headers["x-api-key"] = config.api_key
-        warning = insecure_key_warning(config)
-        if warning:
-            self.say(warning)
+        self.in_use: Any = None  # the connection the current request took from the pool
+        watch_connections(self.http, self.took)
 
     def close(self) -> None:
         self.http.close()
@@ -1168,9 +1255,6 @@ class Client:
         """Every blocking network call goes through here: see in_worker."""
         return in_worker(produce, self.shut_connection, self.tick)
 
-    def say(self, line: str) -> None:
-        print(terminal_safe(redact(line, self.config.api_key)), file=self.log, flush=True)
-
     def request(self, method: str, path: str, stream: bool = False, **kwargs: Any) -> requests.Response:
         """Send with retries where the flow certainly did not run; raise ClientError otherwise."""
         url = self.config.url + path
@@ -1190,7 +1274,7 @@ class Client:
                 if not error.retry or attempt == self.config.retries:
                     raise error
                 wait = retry_after(response.headers.get("Retry-After"), 0.5 * 2**attempt)
-            self.say(f"retrying in {wait:g} s: {error}")
+            self.voice.say(f"retrying in {wait:g} s: {error}")
             self.sleep(wait)
             attempt += 1
 
@@ -1198,10 +1282,9 @@ class Client:
         import requests
 
         if self.config.verbose:
-            self.say(f"> {method} {url}")
-            headers = {**self.http.headers, **kwargs.get("headers", {})}
-            for name, value in headers.items():
-                self.say(f"> {name}: {'[redacted]' if name.lower() == 'x-api-key' else value}")
+            self.voice.say(f"> {method} {url}")
+            for name, value in {**self.http.headers, **kwargs.get("headers", {})}.items():
+                self.voice.say(f"> {name}: {value}")
         started = time.monotonic()
         try:
             (response,) = self.waiting(
@@ -1218,9 +1301,9 @@ class Client:
         except requests.RequestException as exc:
             raise network_error(exc, self.config.url, self.config.timeout) from exc
         if self.config.verbose:
-            self.say(f"< HTTP {response.status_code} {response.reason} ({time.monotonic() - started:.3f} s)")
+            self.voice.say(f"< HTTP {response.status_code} {response.reason} ({time.monotonic() - started:.3f} s)")
             for name, value in response.headers.items():
-                self.say(f"< {name}: {value}")
+                self.voice.say(f"< {name}: {value}")
         return response
 
     def json(self, response: requests.Response, streamed: bool = False) -> Any:
@@ -1238,6 +1321,13 @@ class Client:
             return json.loads(response.content)  # already read: requests reads unstreamed bodies at once
         except ValueError as exc:
             raise failure_error("not-json", status=response.status_code, content_type="malformed JSON") from exc
+
+    def json_list(self, response: requests.Response, what: str) -> list:
+        """A JSON answer that must be a list (a listing); anything else is not Langflow's."""
+        answer = self.json(response)
+        if not isinstance(answer, list):
+            raise failure_error("not-a-list", what=what)
+        return answer
 
     def chunks(self, response: requests.Response) -> Iterator[bytes]:
         """Bytes as they arrive, decompressed: no fixed-size buffer, so each event is seen at once."""
@@ -1257,10 +1347,6 @@ class Client:
             yield from self.waiting(read_all)
         finally:
             response.close()
-
-    def events(self, response: requests.Response, skip_end: Callable[[], bool] = lambda: False) -> Iterator[dict]:
-        events = split_events(self.chunks(response), skip_end)
-        return events if self.step is None else tee_steps(events, self.step)
 
 
 def watch_connections(session: requests.Session, took: Callable[[Any], None]) -> None:
@@ -1303,20 +1389,86 @@ def retry_after(header: str | None, default: float) -> float:
     return min(max(seconds, 0.0), MAX_RETRY_WAIT) if math.isfinite(seconds) else default
 
 
-# --- Langflow calls ---------------------------------------------------------------------------
+# === 7. Calls ====================================================================================
+
+
+class Server:
+    """The Langflow server a run or a conversation talks to: its Client, and what is asked of the
+    server once and kept: its dialect (GET /api/v1/version) and the flow's UUID."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.config = client.config
+        self.voice = client.voice
+        self._dialect: Dialect | None = None
+        self._flow_uuid: str | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def dialect(self) -> Dialect:
+        """Asked when first needed, once (no key needed). A network failure is raised, not hidden:
+        the request that wanted the dialect would meet it next, and wait for it again."""
+        if self._dialect is None:
+            try:
+                answer = self.client.json(self.client.request("GET", "/api/v1/version"))
+            except ClientError as error:
+                if error.exit_code == EXIT_NETWORK:
+                    raise
+                answer = None
+            version = answer.get("version") if isinstance(answer, dict) else None
+            self._dialect = dialect_for(str(version) if version else None)
+        return self._dialect
+
+    def flow_uuid(self) -> str:
+        """Uploads and history take only the flow's UUID: an endpoint name is looked up in the flow list."""
+        if self._flow_uuid is None:
+            flow = self.config.flow
+            if is_uuid(flow):
+                self._flow_uuid = flow
+            else:
+                listed = next((f for f in list_flows(self) if flow in (f["endpoint_name"], f["id"])), None)
+                if listed is None:
+                    raise failure_error("unknown-flow-name", flow=flow)
+                self._flow_uuid = str(listed["id"])
+        return self._flow_uuid
+
+    def name(self) -> str:
+        """The server as messages name it: its release when it says it."""
+        version = self.dialect().version
+        return f"Langflow {version}" if version else "this server"
+
+
+def connect(config: Config, terminal: Terminal) -> Server:
+    """The Server of a run or a conversation, its waits and notes on this terminal."""
+    warning = insecure_key_warning(config)
+    if warning:
+        terminal.voice.say(warning)
+    return Server(Client(config, terminal.voice, tick=terminal.waiting.tick))
 
 
 def new_session_id() -> str:
+    import uuid
+
     return str(uuid.uuid4())
 
 
-def run_path(flow: str, stream: bool) -> str:
+def is_uuid(text: str) -> bool:
+    return re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text) is not None
+
+
+def quoted(segment: str) -> str:
+    """One URL path segment: a flow's name or a session id may hold '/', '?', '#' or spaces."""
     from urllib.parse import quote
 
-    return f"/api/v1/run/{quote(flow, safe='')}?stream={'true' if stream else 'false'}"
+    return quote(segment, safe="")
 
 
-def run_body(config: Config, message: str, session_id: str) -> dict:
+def run_path(flow: str, stream: bool) -> str:
+    return f"/api/v1/run/{quoted(flow)}?stream={'true' if stream else 'false'}"
+
+
+def run_body(config: Config, message: str, session_id: str, tweaks: dict | None = None) -> dict:
     body: dict[str, Any] = {
         "input_value": message,
         "input_type": config.input_type,
@@ -1325,97 +1477,99 @@ def run_body(config: Config, message: str, session_id: str) -> dict:
     }
     if config.output_component:
         body["output_component"] = config.output_component
-    if config.tweaks:
-        body["tweaks"] = config.tweaks
+    tweaks = config.tweaks if tweaks is None else tweaks
+    if tweaks:
+        body["tweaks"] = tweaks
     return body
 
 
-def run_flow(client: Client, message: str, session_id: str, continued: bool = True) -> dict:
-    """One run whose whole result is wanted (--text, JSON, --no-stream), read as events where the
-    server sends them: a failing component is reported at its first `error` event, where Langflow
-    1.13's non-streamed 500 comes 12-59 s later. The `end` event's result is the same object as
-    the non-streamed response. Langflow up to 1.1.1 has no event stream and stores a streamed
-    reply empty, so its memory loses the turn: when the conversation can go on (`continued`: the
-    chat, or a one-shot given --session-id), the version is asked first, once per client, and
-    those releases are asked without streaming. A new one-shot conversation skips that request."""
-    if continued and older_than(server_version(client), (1, 1, 2)):
-        body = run_body(client.config, message, session_id)
-        response = client.request("POST", run_path(client.config.flow, False), stream=True, json=body)
-        return client.json(response, streamed=True)
-    return stream_flow(client, message, session_id, lambda _text: None, keep_result=True)
+class Reply(NamedTuple):
+    """A finished run: its result (the object Langflow's non-streamed /run answers), and whether
+    any reply text was handed to on_text as it came."""
+
+    result: dict
+    had_text: bool
 
 
-def stream_flow(
-    client: Client,
+STREAM_HEADERS = {"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"}
+
+
+def ask(
+    server: Server,
     message: str,
     session_id: str,
-    show: Callable[[str], None],
+    *,
+    tweaks: dict | None = None,
+    continues: bool = True,
+    on_text: Callable[[str], None] | None = None,
     on_event: Callable[[dict], None] | None = None,
-    keep_result: bool = False,
-) -> dict:
-    """One run read as it streams: show the reply as it comes, return the final result.
+    on_step: Callable[[str], None] | None = None,
+) -> Reply:
+    """One run of the flow, the one place a run is sent and read.
 
-    The one place a run's events are read; on_event sees each of them.
+    on_text gets the reply's text as it arrives (None: only the whole result is wanted), on_event
+    every event, on_step each agent step. The run is read as events where the server sends them,
+    so a failing component is reported at its first `error` event (Langflow 1.13's non-streamed
+    500 comes 12-59 s later). A server that does not store streamed replies is asked without
+    streaming when the conversation `continues` (the chat, --session-id), so memory keeps the
+    turn; asking its dialect costs a request, which a new one-shot conversation does not make.
     """
-    response = client.request(
-        "POST",
-        run_path(client.config.flow, True),
-        stream=True,
-        json=run_body(client.config, message, session_id),
-        headers={"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"},
-    )
+    client = server.client
+    body = run_body(server.config, message, session_id, tweaks)
+    path = run_path(server.config.flow, stream=True)
+    if continues and on_event is None and not server.dialect().stores_streamed_replies:
+        response = client.request("POST", run_path(server.config.flow, stream=False), stream=True, json=body)
+        return Reply(client.json(response, streamed=True), had_text=False)
+    had_text = False
+
+    def text_came(text: str) -> None:
+        nonlocal had_text
+        if on_text is not None:
+            had_text = had_text or bool(text)
+            on_text(text)
+
+    response = client.request("POST", path, stream=True, json=body, headers=STREAM_HEADERS)
     content_type = response.headers.get("Content-Type", "")
-    if "json" in content_type:  # Langflow up to 1.1.1, or streaming off
-        return show_old_stream(client, client.json(response, streamed=True), session_id, show, on_event)
+    if "json" in content_type:  # a server that streams through stream_urls (up to 1.1.1)
+        result = client.json(response, streamed=True)
+        return Reply(follow_stream_urls(server, result, session_id, text_came, on_event), had_text)
     if "event-stream" not in content_type:  # a web page: a proxy, or an old Langflow not finding the flow
         response.close()
         raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
-    shown = False
-
-    def show_and_note(text: str) -> None:
-        nonlocal shown
-        shown = True
-        show(text)
-
-    # once the reply is shown, the `end` event's copy of it is not needed (unless printing events)
-    events = client.events(response, skip_end=lambda: shown and on_event is None and not keep_result)
+    # once text has been handed on, the `end` event's copy of the reply is not needed (unless events are)
+    events: Iterator[dict] = split_events(
+        client.chunks(response), skip_end=lambda: had_text and on_text is not None and on_event is None
+    )
+    if on_step is not None:
+        events = tee_steps(events, on_step)
     if on_event is not None:
         events = tee_events(events, on_event)
     try:
-        result = show_stream(events, show_and_note)
+        result = show_stream(events, text_came)
         for _rest in events:  # read the stream to its end, so the connection can be reused
             pass
-        return result
+        return Reply(result, had_text)
     except StreamEnded as ended:
-        raise turn_failure(client, session_id, ended) from None
-    except ClientError:  # an `error` event: do not wait for the rest (1.13 sends another 12-59 s later)
+        raise turn_failure(server, session_id, ended) from None
+    except ClientError:  # an `error` event: do not wait for the rest (1.13 sends another seconds later)
         client.shut_connection()
         raise
     finally:
         response.close()
 
 
-def stream_reply(client: Client, message: str, session_id: str, show: Callable[[str], None]) -> bool:
-    """Show a streamed reply as it comes; True if it had text. When none came, the result decides:
-    an empty message is an empty reply (shown as ""), no message at all is the no-text error."""
-    had_text = False
-
-    def show_text(text: str) -> None:
-        nonlocal had_text
-        had_text = had_text or bool(text)
-        show(text)
-
-    result = stream_flow(client, message, session_id, show_text)
-    if not had_text:
-        show(reply_text(result))
-    return had_text
+def unshown_text(reply: Reply) -> str:
+    """The reply text still to show once a run is over: none if its text came as it streamed, else
+    the result's. The one empty-reply rule: an empty message is an empty reply (""), a run that
+    returned no message at all is the no-text error."""
+    return "" if reply.had_text else reply_text(reply.result)
 
 
-def turn_failure(client: Client, session_id: str, ended: StreamEnded) -> ClientError:
-    """Langflow 1.1.2-1.6 close the stream without `end` when a component fails, and store the
-    error: ask for it. If that fails too, say what the stream showed."""
+def turn_failure(server: Server, session_id: str, ended: StreamEnded) -> ClientError:
+    """A stream that closed without `end`: the failing component's error is stored (1.1.2-1.7), so
+    ask for it. If that fails too, say what the stream showed."""
     try:
-        stored = turn_error(session_messages(client, session_id), ended.user_message_id)
+        stored = turn_error(session_messages(server, session_id), ended.user_message_id)
     except ClientError as error:
         return failure_error("no-result", facts=ended, reason=f"the stored messages could not be read: {error}")
     if stored is None:
@@ -1423,23 +1577,17 @@ def turn_failure(client: Client, session_id: str, ended: StreamEnded) -> ClientE
     return flow_error(stored)
 
 
-def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iterator[dict]:
-    for event in events:
-        on_event(event)
-        yield event
-
-
-def show_old_stream(
-    client: Client,
+def follow_stream_urls(
+    server: Server,
     result: dict,
     session_id: str,
     show: Callable[[str], None],
     on_event: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Langflow up to 1.1.1 answers stream=true with the run's JSON, each streaming output pointing
-    at a stream_url (real SSE). Follow each, show its chunks, and put the streamed text where a
-    finished response holds it, so every mode reads the same result. Events are sent as newer
-    releases send them: a `token` per chunk, then an `end` event carrying the result."""
+    """A run answered as JSON whose streaming outputs each point at a stream_url (real SSE): follow
+    each, show its chunks, and put the streamed text where a finished response holds it, so every
+    mode reads the same result. Events are made as the event stream sends them: a `token` per
+    chunk, then an `end` carrying the result."""
     emit = on_event or (lambda _event: None)
     streams = streamed_outputs(result)
     if not streams:
@@ -1447,46 +1595,30 @@ def show_old_stream(
     for index, (output, url) in enumerate(streams):
         if index:
             show("\n\n")
-        response = client.request(
+        response = server.client.request(
             "GET", url, stream=True, params={"session_id": session_id}, headers={"Accept": "text/event-stream"}
         )
         message_id = output.get("component_id") or url
-        text = show_sse_chunks(client.events(response), show, emit, message_id)
+        text = show_sse_chunks(split_events(server.client.chunks(response)), show, emit, message_id)
         with_streamed_text(output, text)
     emit({"event": "end", "data": {"result": result}})
     return result
 
 
-def is_uuid(text: str) -> bool:
-    return re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text) is not None
-
-
-def flow_uuid(client: Client) -> str:
-    """Uploads and history take only the flow's UUID: look an endpoint name up in the flow list."""
-    flow = client.config.flow
-    if is_uuid(flow):
-        return flow
-    for listed in list_flows(client):
-        if flow in (listed["endpoint_name"], listed["id"]):
-            return str(listed["id"])
-    raise ClientError(f"no flow with endpoint name {flow!r} on this server (--list-flows shows the flows)", EXIT_FLOW)
-
-
 MONITOR_PAGE = 200  # Langflow 1.13 answers at most 200 items at once (100 when not asked)
 
 
-def monitor_list(client: Client, path: str, params: dict[str, str]) -> list:
+def monitor_list(server: Server, path: str, params: dict[str, str]) -> list:
     """Every item of a monitor listing, page by page (limit/offset), so nothing is silently cut.
 
-    Langflow 1.13 pages (newest items first) and answers at most 200 at once; older releases
+    Langflow 1.11+ pages (1.12.2+: newest items first, at most 200 at once); older releases
     ignore limit/offset and answer everything: a page longer than asked, or the same page again,
     means the server does not page.
     """
     items: list = []
     while True:
-        page = client.json(client.request("GET", path, params={**params, "limit": MONITOR_PAGE, "offset": len(items)}))
-        if not isinstance(page, list):
-            raise ClientError(f"the server's answer to {path} was not a list (is this a Langflow server?)", EXIT_FLOW)
+        request = server.client.request("GET", path, params={**params, "limit": MONITOR_PAGE, "offset": len(items)})
+        page = server.client.json_list(request, f"answer to {path}")
         if items and page == items[: len(page)]:
             return items
         items.extend(page)
@@ -1494,99 +1626,33 @@ def monitor_list(client: Client, path: str, params: dict[str, str]) -> list:
             return items
 
 
-def session_messages(client: Client, session_id: str) -> list[dict]:
+def session_messages(server: Server, session_id: str) -> list[dict]:
     """A conversation's stored messages, all of them, oldest first."""
-    params = {"flow_id": flow_uuid(client), "session_id": session_id, "order": "ASC"}
-    messages = [m for m in monitor_list(client, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
+    params = {"flow_id": server.flow_uuid(), "session_id": session_id, "order": "ASC"}
+    messages = [m for m in monitor_list(server, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
     return sorted(messages, key=lambda m: str(m.get("timestamp", "")))
 
 
-def flow_messages(client: Client) -> list[dict]:
-    """Every message the flow has stored, in all its conversations: one paged listing, not a
-    request per conversation, so a busy flow lists fast."""
-    params = {"flow_id": flow_uuid(client)}
-    return [m for m in monitor_list(client, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
-
-
-def session_path(session_id: str) -> str:
-    from urllib.parse import quote
-
-    return f"/api/v1/monitor/messages/session/{quote(session_id, safe='')}"
-
-
-def rename_session(client: Client, old: str, new: str) -> None:
-    """Move a conversation's messages to a new session id (the Playground shows the new name)."""
-    if "/" in old:  # Langflow's route takes one path segment, and decodes %2F first: message by message
-        for message_id in session_message_ids(client, old):
-            client.request("PUT", f"/api/v1/monitor/messages/{message_id}", json={"session_id": new}).close()
-        return
-    request_session_change(client, "PATCH", old, "renaming conversations", params={"new_session_id": new})
-
-
-def delete_session(client: Client, session_id: str) -> None:
-    """Delete a conversation's messages on the server."""
-    if "/" in session_id:  # as in rename_session: by the messages' ids instead
-        client.request("DELETE", "/api/v1/monitor/messages", json=session_message_ids(client, session_id)).close()
-        return
-    request_session_change(client, "DELETE", session_id, "deleting conversations")
-
-
-def session_message_ids(client: Client, session_id: str) -> list[str]:
-    return [str(m["id"]) for m in session_messages(client, session_id) if m.get("id")]
-
-
-def request_session_change(client: Client, method: str, session_id: str, what: str, **kwargs: Any) -> None:
-    """A 404 whose detail is FastAPI's bare "Not Found" means the server lacks the endpoint."""
-    try:
-        client.request(method, session_path(session_id), **kwargs).close()
-    except ClientError as error:
-        if error.status == 404 and str(error).startswith("HTTP 404: Not Found ("):
-            raise missing_endpoint(client, what) from error
-        raise
-
-
-def missing_endpoint(client: Client, what: str) -> ClientError:
-    version = server_version(client)
-    server = f"Langflow {version}" if version else "this server"
-    return ClientError(f"{server} does not offer {what} through its API (Langflow 1.1.1 and later do)", EXIT_FLOW)
-
-
-def server_version(client: Client) -> str | None:
-    """The server's Langflow version (GET /api/v1/version, no key needed, asked once per client),
-    or None if it does not say. A network failure is raised, not hidden: the request that wanted
-    the version would meet it next, and wait for it again."""
-    if client.version is None:
-        try:
-            answer = client.json(client.request("GET", "/api/v1/version"))
-        except ClientError as error:
-            if error.exit_code == EXIT_NETWORK:
-                raise
-            answer = None
-        version = answer.get("version") if isinstance(answer, dict) else None
-        client.version = (str(version) if version else None,)
-    return client.version[0]
-
-
-def upload_files(client: Client, paths: list[str]) -> list[str]:
+def upload_files(server: Server, paths: list[str]) -> list[str]:
     """Upload each file to the flow; Langflow returns the path to pass to Chat Input."""
     if not paths:
         return []
-    upload_path = f"/api/v1/files/upload/{flow_uuid(client)}"
+    upload_path = f"/api/v1/files/upload/{server.flow_uuid()}"
     stored = []
     for path in paths:
         with open(path, "rb") as handle:
-            response = client.request("POST", upload_path, files={"file": (os.path.basename(path), handle)})
-        result = client.json(response)
+            response = server.client.request("POST", upload_path, files={"file": (os.path.basename(path), handle)})
+        result = server.client.json(response)
         file_path = result.get("file_path") or result.get("path") if isinstance(result, dict) else None
         if not file_path:
-            raise ClientError(f"the server did not say where it stored {path} (is this a Langflow server?)", EXIT_FLOW)
+            raise failure_error("not-stored", path=path)
         stored.append(file_path)
     return stored
 
 
 def tweaks_with_files(tweaks: dict, file_paths: list[str], one_path: bool = False) -> dict:
     """Attach uploaded files to the Chat Input, as Langflow's own generated client does
-    (`one_path`: as the one path string Langflow up to 1.1 takes)."""
+    (`one_path`: as the one path string a files_as_string dialect takes)."""
     if not file_paths:
         return tweaks
     chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
@@ -1597,26 +1663,22 @@ def tweaks_with_files(tweaks: dict, file_paths: list[str], one_path: bool = Fals
     return {**tweaks, FILE_TWEAK_KEY: chat_input}
 
 
-VERSION_TIMEOUT = 3.0  # seconds --version waits for the server's answer: it must never hang
-
-
-def attach_files(client: Client, paths: list[str]) -> dict:
+def attach_files(server: Server, paths: list[str]) -> dict:
     """The run's tweaks with --file paths uploaded and attached to the Chat Input."""
     if not paths:
-        return client.config.tweaks
-    version = server_version(client)
-    one_path = older_than(version, (1, 2))  # up to 1.1 a Chat Input's `files` is one path string
-    if one_path and len(paths) > 1:
-        raise usage_error(f"Langflow {version} takes one file per message (give --file once)")
-    return tweaks_with_files(client.config.tweaks, upload_files(client, paths), one_path)
+        return server.config.tweaks
+    dialect = server.dialect()
+    if dialect.files_as_string and len(paths) > 1:
+        raise usage_error(f"Langflow {dialect.version} takes one file per message (give --file once)")
+    return tweaks_with_files(server.config.tweaks, upload_files(server, paths), dialect.files_as_string)
 
 
-def list_flows(client: Client) -> list[dict]:
+def list_flows(server: Server) -> list[dict]:
     """The flows this key can run. Langflow up to 1.1 answers the short list (header_flows) with
     every endpoint_name null: when no flow has one, the full list, which has them, is asked for."""
-    flows = fetch_flows(client, header_flows=True)
+    flows = fetch_flows(server, header_flows=True)
     if flows and not any(isinstance(f, dict) and f.get("endpoint_name") for f in flows):
-        flows = fetch_flows(client, header_flows=False)
+        flows = fetch_flows(server, header_flows=False)
     return [
         {"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")}
         for f in flows
@@ -1624,15 +1686,15 @@ def list_flows(client: Client) -> list[dict]:
     ]
 
 
-def fetch_flows(client: Client, header_flows: bool) -> list:
+def fetch_flows(server: Server, header_flows: bool) -> list:
     params = {"get_all": "true", "header_flows": str(header_flows).lower(), "remove_example_flows": "true"}
-    flows = client.json(client.request("GET", "/api/v1/flows/", params=params))
-    if not isinstance(flows, list):
-        raise ClientError("the server's flow list was not a list (is this a Langflow server?)", EXIT_FLOW)
-    return flows
+    return server.client.json_list(server.client.request("GET", "/api/v1/flows/", params=params), "flow list")
 
 
-# --- Printing ---------------------------------------------------------------------------------
+VERSION_TIMEOUT = 3.0  # seconds --version waits for the server's answer: it must never hang
+
+
+# === 8. Printing =================================================================================
 
 
 def make_show(out: TextIO, flush: bool = True) -> Callable[[str], None]:
@@ -1667,18 +1729,17 @@ def utf8_stdio(*streams: TextIO | None) -> None:
             pass
 
 
-def empty_reply_note(out: TextIO, err: TextIO) -> None:
-    """An empty reply shows as an empty line: at a terminal, a note on stderr says so (on the
-    reply's own line when stdout is that terminal too, so nothing else moves)."""
-    if err.isatty():
-        err.write("(empty reply)" + ("" if out.isatty() else "\n"))
-        err.flush()
+def aligned(rows: list[tuple[str, ...]], indent: str = "") -> str:
+    """Rows as columns, two spaces apart, each as wide as its widest cell (the last one is not padded)."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = (indent + "".join(c.ljust(w + 2) for c, w in zip(row[:-1], widths, strict=True)) + row[-1] for row in rows)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def flows_table(flows: list[dict]) -> str:
-    rows = [("ENDPOINT", "ID", "NAME")] + [(f["endpoint_name"] or "-", f["id"] or "-", f["name"] or "") for f in flows]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(2)]
-    return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip() for row in rows)
+    rows = [("ENDPOINT", "ID", "NAME")]
+    rows += [(f["endpoint_name"] or "-", f["id"] or "-", f["name"] or "") for f in flows]
+    return aligned(rows)
 
 
 def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
@@ -1690,51 +1751,84 @@ def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
     make_show(out)("\n")
 
 
-# --- The terminal: waiting indicator, agent steps, typed-ahead keys ----------------------------
-# The one layer that knows whether stdout and stderr are terminals; the rules above never do.
+# === 9. The terminal =============================================================================
+# The one layer that knows whether stdin, stdout and stderr are terminals; the rules above never do.
 
 SPINNER = ("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "waiting for the flow…")
 ASCII_SPINNER = ("|/-\\", "waiting for the flow...")
 ERASE_LINE = "\r\x1b[K"
-DIM, NORMAL = "\x1b[2m", "\x1b[22m"
+DIM = ("\x1b[2m", "\x1b[22m")
 
 
-class TurnDisplay:
-    """What a person at a terminal sees while a turn runs, on stderr, besides the reply.
+class Voice:
+    """The one writer of diagnostic lines on stderr: errors, warnings, notes, retries, steps and -v.
 
-    A waiting line (`⠋ waiting for the flow… 3 s`) from the moment the message is sent until the
-    first reply text or the turn's end, erased before anything else is written, so the screen
-    keeps exactly the transcript; the agent's steps, indented (and dimmed); and keys typed
-    meanwhile are not echoed into the reply. It is also the log stream of the Client, so a
-    retry notice or -v line never lands inside the waiting line.
+    Every line is redacted of the secrets the Voice was given (the API key) and made safe for a
+    terminal here, so no caller can forget either. A waiting line is erased before a line is
+    written, and comes back after it.
     """
 
-    def __init__(
-        self, stdin: TextIO, err: TextIO, indicator: bool, steps: bool, dim: bool, clock: Callable[[], float]
-    ) -> None:
-        self.stdin, self.err, self.clock = stdin, err, clock
-        self.indicator, self.steps, self.dim = indicator, steps, dim
+    def __init__(self, err: TextIO, secrets: Iterable[str] = (), waiting: WaitingLine | None = None) -> None:
+        self.err = err
+        self.secrets = tuple(secret for secret in secrets if secret)
+        self.waiting = waiting
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def say(self, text: str, end: str = "\n", style: tuple[str, str] | None = None) -> None:
+        """Write a line (`end` "" leaves the cursor on it); `style` wraps it in escape codes of ours."""
+        safe = terminal_safe(self.redact(text))
+        if style is not None:
+            safe = f"{style[0]}{safe}{style[1]}"
+        if self.waiting is not None:
+            self.waiting.erase()
+        self.err.write(safe + end)
+        self.err.flush()
+        if self.waiting is not None and end:
+            self.waiting.tick()
+
+    def report(self, error: BaseException, verbose: bool) -> None:
+        """A failure as one line; its traceback first when asked for (-v)."""
+        if verbose:
+            import traceback
+
+            self.say("".join(traceback.format_exception(type(error), error, error.__traceback__)), end="")
+        self.say(f"error: {error_message(error)}")
+
+
+def error_message(error: BaseException) -> str:
+    """What the error line says. A ClientError's text is the client's own; any other exception's
+    text or repr may hold user data (a file's bytes, a reply, the key), so only its type is named."""
+    if isinstance(error, ClientError):
+        return str(error)
+    return f"internal error: {type(error).__name__} (run with -v for the traceback, and report it)"
+
+
+class WaitingLine:
+    """`⠋ waiting for the flow… 3 s` on stderr, from the moment a message is sent until the first
+    reply text or the turn's end; erased before anything else is written, so the screen keeps
+    exactly the transcript."""
+
+    def __init__(self, err: TextIO, enabled: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.err, self.enabled, self.clock = err, enabled, clock
         self.frames, self.label = SPINNER if can_show(err, "".join(SPINNER)) else ASCII_SPINNER
         self.since: float | None = None  # when the message was sent, while no reply text has come
         self.drawn = False
-        self.mid_reply = False  # the terminal's cursor is inside a reply line: steps wait for its end
-        self.held: list[str] = []
 
-    @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        """Wait visibly; erase the waiting line at the end, also on an error and on Ctrl-C."""
+    def start(self) -> None:
         self.since = self.clock()
         self.tick()
-        try:
-            with keys_not_echoed(self.stdin):
-                yield
-        finally:
-            self.since = None
-            self.erase()
+
+    def stop(self) -> None:
+        self.since = None
+        self.erase()
 
     def tick(self) -> None:
-        """Redraw the waiting line (the Client calls this at each short step of a wait)."""
-        if self.since is None or not self.indicator:
+        """Redraw (the Client calls this at each short step of a wait)."""
+        if self.since is None or not self.enabled:
             return
         elapsed = self.clock() - self.since
         frame = self.frames[int(elapsed * 10) % len(self.frames)]
@@ -1748,82 +1842,97 @@ class TurnDisplay:
             self.err.flush()
             self.drawn = False
 
+
+class StepPrinter:
+    """An agent's steps, indented (and dimmed), each on a line of its own on stderr; at a terminal
+    one screen line each, and held while a reply line is being written, so they never split it."""
+
+    def __init__(self, voice: Voice, dim: bool, fit: bool) -> None:
+        self.voice, self.dim, self.fit = voice, dim, fit
+        self.mid_reply = False  # the cursor is inside a reply line
+        self.held: list[str] = []
+
     def step(self, line: str) -> None:
-        """One agent step, on its own line; held while a reply line is being written."""
-        if not self.steps:
-            return
         text = f"  {line}"
-        if self.err.isatty():  # one screen line, and no escape codes of the server's
+        if self.fit:
+            import shutil
+
             text = terminal_safe(text)[: shutil.get_terminal_size().columns - 1]
-        if self.dim:
-            text = f"{DIM}{text}{NORMAL}"
         if self.mid_reply:
             self.held.append(text)
         else:
-            self.write(text + "\n")
+            self.voice.say(text, style=DIM if self.dim else None)
 
-    def write(self, text: str) -> int:
-        """stderr, above the waiting line (which comes back after a whole line)."""
-        self.erase()
-        self.err.write(text)
-        if text.endswith("\n"):
-            self.tick()
-        return len(text)
-
-    def flush(self) -> None:
-        self.err.flush()
-
-    def isatty(self) -> bool:
-        return self.err.isatty()
-
-    def reply(self, out: TextIO, text: str, at_terminal: bool) -> int:
-        """Write reply text: the waiting is over; steps wait for the end of a reply line at a terminal."""
-        self.since = None
-        self.erase()
-        written = out.write(text)
-        self.mid_reply = at_terminal and not text.endswith("\n")
-        if not self.mid_reply and self.held:
-            out.flush()
-            self.err.write("\n".join(self.held) + "\n")
-            self.err.flush()
+    def reply_line(self, mid_reply: bool) -> None:
+        """Told after each piece of reply text: whether the cursor is now inside a reply line."""
+        self.mid_reply = mid_reply
+        if not mid_reply:
+            for text in self.held:
+                self.voice.say(text, style=DIM if self.dim else None)
             self.held.clear()
-        return written
-
-    def watch(self, out: TextIO) -> TextIO:
-        """stdout, its reply text written through this display."""
-        if not (self.indicator or self.steps):
-            return out
-        return WatchedOutput(out, self)
 
 
-class WatchedOutput:
-    """stdout, written through the display (everything else is the stream's own)."""
+class ReplyWriter:
+    """stdout for reply text: the waiting ends at its first text, steps wait for the end of a line."""
 
-    def __init__(self, out: TextIO, display: TurnDisplay) -> None:
-        self.out, self.display, self.at_terminal = out, display, out.isatty()
+    def __init__(self, out: TextIO, waiting: WaitingLine, steps: StepPrinter | None) -> None:
+        self.out, self.waiting, self.steps, self.at_terminal = out, waiting, steps, out.isatty()
 
     def write(self, text: str) -> int:
-        return self.display.reply(self.out, text, self.at_terminal)
+        self.waiting.stop()
+        written = self.out.write(text)
+        if self.steps is not None:
+            if text and self.at_terminal:
+                self.out.flush()
+            self.steps.reply_line(self.at_terminal and not text.endswith("\n"))
+        return written
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.out, name)
 
 
-def turn_display(
-    stdin: TextIO, err: TextIO, steps: bool | None, environ: Mapping[str, str] = os.environ
-) -> TurnDisplay:
-    """The indicator at a terminal (not TERM=dumb); steps at a terminal unless --steps/--no-steps say
-    otherwise; dimmed unless NO_COLOR is set."""
-    at_terminal = err.isatty()
-    capable = at_terminal and environ.get("TERM") != "dumb"
-    return TurnDisplay(
-        stdin,
-        err,
-        indicator=capable,
-        steps=at_terminal if steps is None else steps,
-        dim=capable and not environ.get("NO_COLOR"),
-        clock=time.monotonic,
-    )
+class Terminal:
+    """What a person sees besides the reply, made from what stdin, stdout and stderr are: the
+    Voice, the waiting line (a terminal that is not TERM=dumb), the agent's steps (at a terminal,
+    unless --steps/--no-steps say otherwise; dimmed unless NO_COLOR), and stdout for replies."""
+
+    def __init__(
+        self,
+        stdin: TextIO,
+        out: TextIO,
+        err: TextIO,
+        secrets: Iterable[str],
+        steps: bool | None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        at_terminal = err.isatty()
+        capable = at_terminal and environ.get("TERM") != "dumb"
+        self.stdin = stdin
+        self.waiting = WaitingLine(err, enabled=capable)
+        self.voice = Voice(err, secrets, self.waiting)
+        show_steps = at_terminal if steps is None else steps
+        dim = capable and not environ.get("NO_COLOR")
+        self.steps = StepPrinter(self.voice, dim=dim, fit=at_terminal) if show_steps else None
+        self.out: TextIO = ReplyWriter(out, self.waiting, self.steps) if capable or show_steps else out  # type: ignore[assignment]
+
+    def on_step(self) -> Callable[[str], None] | None:
+        return self.steps.step if self.steps is not None else None
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait visibly; erase the waiting line at the end, also on an error and on Ctrl-C."""
+        self.waiting.start()
+        try:
+            with keys_not_echoed(self.stdin):
+                yield
+        finally:
+            self.waiting.stop()
+
+    def empty_reply_note(self, out: TextIO) -> None:
+        """An empty reply shows as an empty line: at a terminal, a note on stderr says so (on the
+        reply's own line when stdout is that terminal too, so nothing else moves)."""
+        if self.voice.err.isatty():
+            self.voice.say("(empty reply)", end="" if out.isatty() else "\n")
 
 
 def can_show(stream: TextIO, text: str) -> bool:
@@ -1865,16 +1974,16 @@ def keys_not_echoed(stdin: TextIO) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
-# --- main -------------------------------------------------------------------------------------
+# === 10. main ====================================================================================
 
 
 def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    display = turn_display(stdin, err, args.steps)
-    client = connected_client(config, display)
-    out = display.watch(out)
+    terminal = Terminal(stdin, out, err, config.secrets, args.steps)
+    server = connect(config, terminal)
+    out = terminal.out
     try:
         if args.list_flows:
-            flows = list_flows(client)
+            flows = list_flows(server)
             if args.json:
                 print_json(flows, out)
             else:
@@ -1885,69 +1994,53 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         files = readable_files(args.file)
         session_id = args.session_id or new_session_id()
         if config.verbose:
-            client.say(f"session id: {session_id}")
-        client.config = config._replace(tweaks=attach_files(client, files))
-        with display.turn():
-            return ask_and_print(client, args, message, session_id, out, display)  # type: ignore[arg-type]
+            terminal.voice.say(f"session id: {session_id}")
+        tweaks = attach_files(server, files)
+        with terminal.turn():
+            return one_shot(args, server, terminal, message, session_id, tweaks)
     finally:
-        client.close()
+        server.close()
 
 
-def connected_client(config: Config, display: TurnDisplay) -> Client:
-    """A Client whose waits and event streams drive the display."""
-    client = Client(config, log=display)  # type: ignore[arg-type]  # a TurnDisplay writes like stderr
-    client.tick = display.tick
-    client.step = display.step if display.steps else None
-    return client
-
-
-def ask_and_print(
-    client: Client, args: argparse.Namespace, message: str, session_id: str, out: TextIO, err: TextIO
+def one_shot(
+    args: argparse.Namespace, server: Server, terminal: Terminal, message: str, session_id: str, tweaks: dict
 ) -> int:
-    """The reply in the mode asked for. In every mode an empty reply is a reply (exit 0) and a run
-    with no message at all is the no-text error (exit 1, after the JSON when JSON is printed)."""
+    """The reply in the mode asked for: JSON (the default), --text, --stream, or --stream --json
+    (the events as JSON lines). An empty reply is a reply (exit 0); a run with no message at all is
+    the no-text error (exit 1, after the JSON when JSON is printed)."""
+    out = terminal.out
+    run = {"tweaks": tweaks, "continues": bool(args.session_id), "on_step": terminal.on_step()}
     if args.stream and args.json:
-        result = stream_flow(
-            client, message, session_id, lambda _text: None, lambda event: print_json(event, out, compact=True)
-        )
-        reply_text(result)
+        reply = ask(server, message, session_id, on_event=lambda event: print_json(event, out, compact=True), **run)
+        reply_text(reply.result)
         return EXIT_OK
+    show = make_show(out)
     if args.stream:
-        show = make_show(out)
-        shown = False
+        written = False
 
-        def show_and_note(text: str) -> None:
-            nonlocal shown
-            shown = shown or bool(text)
+        def show_text(text: str) -> None:
+            nonlocal written
+            written = written or bool(text)
             show(text)
 
         try:
-            if not stream_reply(client, message, session_id, show_and_note):
-                empty_reply_note(out, err)
+            reply = ask(server, message, session_id, on_text=show_text, **run)
+            text = unshown_text(reply)
         except BaseException:
-            if shown:  # end the line a failure cut short; a failure before any text leaves stdout empty
+            if written:  # end the line a failure cut short; a failure before any text leaves stdout empty
                 out.write("\n")
             raise
-        out.write("\n")
-        return EXIT_OK
-    result = run_flow(client, message, session_id, continued=bool(args.session_id))
-    if not args.text:
-        print_json(result, out)
-        reply_text(result)
-        return EXIT_OK
-    text = reply_text(result)
-    if not text:
-        empty_reply_note(out, err)
-    make_show(out)(text + "\n")
+    else:
+        reply = ask(server, message, session_id, **run)
+        if not args.text:
+            print_json(reply.result, out)
+            reply_text(reply.result)
+            return EXIT_OK
+        text = unshown_text(reply)
+    if not reply.had_text and not text:
+        terminal.empty_reply_note(out)
+    show(text + "\n")
     return EXIT_OK
-
-
-def error_message(error: BaseException) -> str:
-    """What the error line says. A ClientError's text is the client's own; any other exception's
-    text or repr may hold user data (a file's bytes, a reply, the key), so only its type is named."""
-    if isinstance(error, ClientError):
-        return str(error)
-    return f"internal error: {type(error).__name__} (run with -v for the traceback, and report it)"
 
 
 def print_versions(args: argparse.Namespace, out: TextIO) -> int:
@@ -1962,37 +2055,27 @@ def print_versions(args: argparse.Namespace, out: TextIO) -> int:
     if not config.url_given:  # no request, no `requests` import: --version stays fast
         out.write("server: not configured (set LANGFLOW_URL or --url)\n")
         return EXIT_OK
-    client = Client(config._replace(api_key="", timeout=VERSION_TIMEOUT, retries=0), log=io.StringIO())
+    quiet = config._replace(api_key="", timeout=VERSION_TIMEOUT, retries=0)
+    server = Server(Client(quiet, Voice(io.StringIO())))
     try:
-        version = server_version(client)
+        version = server.dialect().version
     except ClientError:
         version = None
     finally:
-        client.close()
+        server.close()
     what = f"Langflow {version}" if version else "not reachable, or not a Langflow server"
     out.write(terminal_safe(f"server: {config.url}: {what}") + "\n")
     return EXIT_OK
 
 
-def report(error: BaseException, verbose: bool, secret: str, err: TextIO) -> None:
-    """One line on stderr; the traceback only when asked for; never the key, never raw control characters."""
-    if verbose:
-        import traceback
-
-        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        err.write(terminal_safe(redact(trace, secret)))
-    err.write(terminal_safe(redact(f"error: {error_message(error)}", secret)) + "\n")
-    err.flush()
-
-
-RunFunction = Callable[[argparse.Namespace, Config, TextIO, TextIO, TextIO], int]
+RunFunction = Callable[["argparse.Namespace", Config, TextIO, TextIO, TextIO], int]
 
 
 def guarded_main(
     parse: Callable[[list[str] | None], argparse.Namespace], run: RunFunction, argv: list[str] | None
 ) -> int:
     """The one place where failures become an error line and an exit code (both scripts use it)."""
-    verbose, secret = False, ""
+    verbose, voice = False, Voice(sys.stderr)
     utf8_stdio(sys.stdin, sys.stdout, sys.stderr)
     try:
         args = parse(argv)
@@ -2000,21 +2083,21 @@ def guarded_main(
         if args.version:
             return print_versions(args, sys.stdout)
         config = load_config(args)
-        secret = config.api_key
+        voice = Voice(sys.stderr, config.secrets)
         exit_code = run(args, config, sys.stdin, sys.stdout, sys.stderr)
         sys.stdout.flush()  # a pipe closed by its reader shows here, not as an error at exit
         return exit_code
     except ClientError as error:
-        report(error, verbose, secret, sys.stderr)
+        voice.report(error, verbose)
         return error.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
+        voice.say("\ninterrupted")
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - a bug still gets one line, not a traceback
         if stdout_closed(error):  # the reader (head, less) closed the pipe: stop quietly
             silence_stdout()
             return EXIT_OK
-        report(error, verbose, secret, sys.stderr)
+        voice.report(error, verbose)
         return EXIT_FLOW
     finally:
         try:

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Hold a conversation with a Langflow flow in the terminal.
 
-Every turn carries the same session_id, so a flow with memory remembers the
-conversation. Configuration, requests, streaming and errors come from chat_example.py.
+Every turn carries the same session_id, so a flow with memory remembers the conversation.
+What a one-shot also needs (configuration, the run, the stream, errors, the terminal layer)
+comes from chat_example.py; what only a conversation needs lives here, top-down:
+
+  1. Arguments
+  2. Local state       the last conversation per flow (for -c), the input history, atomic writes
+  3. Line editing      readline, libedit, pyreadline3 or none
+  4. Stored            the flow's conversations on the server: the calls, listing, recap, export
+  5. The chat          the command table, the conversation's state, the loop
+  6. main
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -18,47 +25,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from types import ModuleType
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 import chat_example as core
 
+if TYPE_CHECKING:
+    import argparse
+
 Show = Callable[[str], None]
 Ask = Callable[[str, str, Show], None]  # (message, session id, show) -> None; raises ClientError
-History = Callable[[str], list[tuple[str, str]]]  # session id -> [(sender, text)], oldest first
 ReadLine = Callable[[str], str]  # (prompt) -> the typed line; raises EOFError at the end of input
 
-HELP_ROWS = [
-    ("/help", "this help"),
-    ("/new", "start a new conversation (a fresh session id)"),
-    ("/session [ID]", "show the session id, or switch to conversation ID"),
-    ("/retry", "send again the last message that failed or was interrupted"),
-    ("/history", "this conversation as the server stored it"),
-    ("/sessions", "this flow's conversations on the server, most recent first"),
-    ("/resume N|ID", "switch to conversation N of /sessions (or ID) and show its last turns"),
-    ("/rename NAME", "rename this conversation on the server (also in the Playground)"),
-    ("/forget", "delete this conversation on the server (asks first), start a new one"),
-    ("/save PATH", "write this conversation to PATH: Markdown, or JSON if PATH ends in .json"),
-    ('/multi or """', "type several lines as one message; end it the same way"),
-    ("/exit, /quit", "leave (so does {end_key})"),
-    ("//text", 'send "/text" (a message that starts with a slash)'),
-]
-
-
-def help_text(end_key: str) -> str:
-    """The /help table, its second column aligned whatever the commands' lengths."""
-    width = max(len(command) for command, _ in HELP_ROWS) + 2
-    rows = [f"  {command.ljust(width)}{what.format(end_key=end_key)}" for command, what in HELP_ROWS]
-    return "\n".join(["commands:", *rows, "Ctrl-C stops a reply that is arriving; /retry sends that message again."])
-
-
-class Conversations(NamedTuple):
-    """The flow's conversations on the server, injected into Chat like ask and history."""
-
-    flow_messages: Callable[[], list[dict]]  # every stored message of the flow, any session
-    messages: Callable[[str], list[dict]]  # one session's stored messages, oldest first
-    rename: Callable[[str, str], None]  # (old id, new id)
-    forget: Callable[[str], None]  # delete a session's messages
-
+# === 1. Arguments ================================================================================
 
 EPILOG = (
     "At a terminal: a conversation with line editing and history. Piped: each non-empty line of\n"
@@ -67,13 +45,9 @@ EPILOG = (
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = core.ArgumentParser(
-        prog="chat_session.py",
-        description="Chat with a Langflow flow; every turn continues the same session.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = core.argument_parser(
+        "chat_session.py", "Chat with a Langflow flow; every turn continues the same session.", EPILOG
     )
-    core.add_common_arguments(parser)
     parser.add_argument(
         "-c",
         "--continue",
@@ -97,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# --- State: the last session per flow, and the input history ---------------------------------
+# === 2. Local state: the last conversation per flow, the input history ===========================
 
 
 def state_dir(os_name: str = os.name, environ: Mapping[str, str] = os.environ) -> PurePath:
@@ -122,6 +96,20 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """A temp file next to it (created readable only by the user) renamed over it: a crash never
+    leaves half a file. Characters a file cannot hold (a stray surrogate) are replaced."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="\n") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
 def last_sessions(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -132,10 +120,6 @@ def last_sessions(path: Path) -> dict[str, str]:
 
 def remember_session(path: Path, flow_key: str, session_id: str) -> None:
     write_sessions(path, {**last_sessions(path), flow_key: session_id})
-
-
-def flow_key(config: core.Config) -> str:
-    return f"{config.url} {config.flow}"
 
 
 def moved_session(sessions: dict[str, str], url: str, old: str, new: str | None) -> dict[str, str]:
@@ -155,24 +139,54 @@ def moved_session(sessions: dict[str, str], url: str, old: str, new: str | None)
 
 
 def write_sessions(path: Path, sessions: dict[str, str]) -> None:
-    """Write the state file atomically (a temp file renamed over it), readable only by the user."""
-    handle, temp = tempfile.mkstemp(dir=private_dir(path.parent), prefix=".sessions-")  # created 0600
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(sessions, out, indent=2)
-    os.replace(temp, path)
+    write_atomically(private_dir(path.parent) / path.name, json.dumps(sessions, indent=2))
 
 
-def first_session_id(args: argparse.Namespace, config: core.Config, sessions_file: Path) -> tuple[str, str]:
+class LastSessions:
+    """The last conversation per server and flow, for -c (a JSON file in the user's state folder).
+    A folder that cannot be written is one warning, once, not a failure."""
+
+    def __init__(self, path: Path, config: core.Config, warn: Callable[[str], None]) -> None:
+        self.path, self.url, self.warn = path, config.url, warn
+        self.key = f"{config.url} {config.flow}"
+        self.warned = False
+
+    def last(self) -> str | None:
+        return last_sessions(self.path).get(self.key)
+
+    def remember(self, session_id: str) -> None:
+        try:
+            remember_session(self.path, self.key, session_id)
+        except OSError as exc:
+            if not self.warned:
+                self.warn(f"warning: cannot remember this session for -c: {exc.strerror or exc}")
+            self.warned = True
+
+    def moved(self, old: str, new: str | None) -> None:
+        """-c follows a renamed conversation (new id) or lets go of a forgotten one (None)."""
+        sessions = last_sessions(self.path)
+        moved = moved_session(sessions, self.url, old, new)
+        if moved == sessions:
+            return
+        try:
+            write_sessions(self.path, moved)
+        except OSError as exc:
+            self.warn(f"warning: cannot update the state for -c: {exc.strerror or exc}")
+
+
+def first_session_id(args: argparse.Namespace, last: LastSessions) -> tuple[str, str]:
     """The session to start in, and how it was chosen (for the banner)."""
     if args.session_id:
         return args.session_id, "given"
     if args.continue_last:
-        session_id = last_sessions(sessions_file).get(flow_key(config))
+        session_id = last.last()
         if not session_id:
             raise core.usage_error("no earlier conversation with this flow to continue (start one without -c)")
         return session_id, "continued"
     return core.new_session_id(), "new"
 
+
+# === 3. Line editing =============================================================================
 
 HISTORY_ENTRIES = 1000  # kept in the history file; older entries are dropped when a chat starts
 LIBEDIT_HEADER = "_HiStOrY_V2_"  # the first line of a history file written by libedit
@@ -197,11 +211,7 @@ def read_history(path: Path) -> list[str]:
 
 
 def write_history(path: Path, entries: list[str]) -> None:
-    """Replace the history file atomically (a temp file renamed over it), readable only by the user."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".history-")  # created 0600
-    with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="\n") as out:
-        out.writelines(history_line(entry) + "\n" for entry in entries)
-    os.replace(temp, path)
+    write_atomically(path, "".join(history_line(entry) + "\n" for entry in entries))
 
 
 def append_history(path: Path, entry: str) -> None:
@@ -292,39 +302,55 @@ def enable_line_editing(
     return keep
 
 
-def session_saver(sessions_file: Path, key: str, warn: Callable[[str], None]) -> Callable[[str], None]:
-    """Remember the session for -c; a state folder that cannot be written is one warning, not a failure."""
-    warned = False
-
-    def remember(session_id: str) -> None:
-        nonlocal warned
-        try:
-            remember_session(sessions_file, key, session_id)
-        except OSError as exc:
-            if not warned:
-                warn(f"warning: cannot remember this session for -c: {exc.strerror or exc}")
-            warned = True
-
-    return remember
+# === 4. Stored: the flow's conversations on the server ===========================================
 
 
-def session_mover(sessions_file: Path, url: str, warn: Callable[[str], None]) -> Callable[[str, str | None], None]:
-    """Make -c follow a renamed conversation (new id) or let go of a forgotten one (None)."""
-
-    def move(old: str, new: str | None) -> None:
-        sessions = last_sessions(sessions_file)
-        moved = moved_session(sessions, url, old, new)
-        if moved == sessions:
-            return
-        try:
-            write_sessions(sessions_file, moved)
-        except OSError as exc:
-            warn(f"warning: cannot update the state for -c: {exc.strerror or exc}")
-
-    return move
+def flow_messages(server: core.Server) -> list[dict]:
+    """Every message the flow has stored, in all its conversations: one paged listing, not a
+    request per conversation, so a busy flow lists fast."""
+    params = {"flow_id": server.flow_uuid()}
+    return [m for m in core.monitor_list(server, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
 
 
-# --- Conversations on the server: listing, recap, export (pure) -------------------------------
+def session_path(session_id: str) -> str:
+    return f"/api/v1/monitor/messages/session/{core.quoted(session_id)}"
+
+
+def rename_session(server: core.Server, old: str, new: str) -> None:
+    """Move a conversation's messages to a new session id (the Playground shows the new name)."""
+    if "/" in old:  # Langflow's route takes one path segment, and decodes %2F first: message by message
+        for message_id in session_message_ids(server, old):
+            server.client.request("PUT", f"/api/v1/monitor/messages/{message_id}", json={"session_id": new}).close()
+        return
+    change_session(server, "PATCH", old, "renaming conversations", params={"new_session_id": new})
+
+
+def delete_session(server: core.Server, session_id: str) -> None:
+    """Delete a conversation's messages on the server."""
+    if "/" in session_id:  # as in rename_session: by the messages' ids instead
+        ids = session_message_ids(server, session_id)
+        server.client.request("DELETE", "/api/v1/monitor/messages", json=ids).close()
+        return
+    change_session(server, "DELETE", session_id, "deleting conversations")
+
+
+def session_message_ids(server: core.Server, session_id: str) -> list[str]:
+    return [str(m["id"]) for m in core.session_messages(server, session_id) if m.get("id")]
+
+
+ROUTE_MISSING = {404: "Not Found", 405: "Method Not Allowed"}  # what the server's router answers itself
+
+
+def change_session(server: core.Server, method: str, session_id: str, what: str, **kwargs: object) -> None:
+    """PATCH or DELETE a conversation. A server without the endpoint answers the router's own 404
+    or 405 for this path (a missing session is a 404 with the endpoint's own detail)."""
+    try:
+        server.client.request(method, session_path(session_id), **kwargs).close()
+    except core.ClientError as error:
+        if error.status in ROUTE_MISSING and error.detail == ROUTE_MISSING[error.status]:
+            raise core.failure_error("missing-endpoint", server=server.name(), what=what) from error
+        raise
+
 
 RECAP_TURNS = 3  # the last turns shown when a conversation is resumed
 FIRST_MESSAGE_WIDTH = 60
@@ -384,23 +410,28 @@ def session_summaries(messages: list[dict]) -> list[dict]:
     return sorted(summaries, key=lambda s: (s["last_active"], s["session_id"]), reverse=True)
 
 
-def shortened(text: str, width: int = FIRST_MESSAGE_WIDTH) -> str:
-    """One line of at most `width` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 3] + "..."
-
-
 def sessions_table(sessions: list[dict], numbered: bool, zone: tzinfo | None = None) -> str:
     """The listing for people: numbered in the chat (for /resume N), last active in local time."""
     rows = [("#", "LAST ACTIVE", "MESSAGES", "SESSION", "FIRST MESSAGE")]
     for number, summary in enumerate(sessions, 1):
         row = (str(number), local_time(summary["last_active"], zone), str(summary["messages"]))
-        rows.append((*row, summary["session_id"], shortened(summary["first_message"])))
-    if not numbered:
-        rows = [row[1:] for row in rows]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    lines = ("".join(cell.ljust(width + 2) for cell, width in zip(row, widths, strict=False)) + row[-1] for row in rows)
-    return "\n".join(line.rstrip() for line in lines)
+        rows.append((*row, summary["session_id"], core.one_line(summary["first_message"], FIRST_MESSAGE_WIDTH)))
+    return core.aligned(rows if numbered else [row[1:] for row in rows])
+
+
+def stored_text(message: dict, empty_reply_mark: Callable[[], str]) -> str:
+    """A stored message as /history shows it: errors marked, a reply stored empty said so."""
+    text = str(message.get("text") or "").strip()
+    if message.get("category") == "error":
+        return error_mark(message) + text
+    if not text and message.get("sender") != "User":
+        return empty_reply_mark()
+    return text
+
+
+def error_mark(message: dict) -> str:
+    """A stored error (a component that raised) shows as such, not as a reply."""
+    return f"[error from {message.get('sender_name') or 'the flow'}] " if message.get("category") == "error" else ""
 
 
 def transcript_line(sender: str, text: str) -> str:
@@ -444,160 +475,112 @@ def conversation_export(path: str, session_id: str, messages: list[dict], saved:
     return export(session_id, messages, saved)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """A temp file next to it renamed over it: a crash never leaves half a file."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+class Stored(NamedTuple):
+    """The flow's conversations on the server, as the chat uses them (the network, injected)."""
+
+    history: Callable[[str], list[tuple[str, str]]]  # session id -> [(sender, text)], oldest first
+    messages: Callable[[str], list[dict]]  # one session's stored messages, oldest first
+    flow_messages: Callable[[], list[dict]]  # every stored message of the flow, any session
+    rename: Callable[[str, str], None]  # (old id, new id)
+    forget: Callable[[str], None]  # delete a session's messages
 
 
-# --- The conversation -------------------------------------------------------------------------
+def stored_on(server: core.Server) -> Stored:
+    """Stored, over HTTP."""
+
+    def empty_reply_mark() -> str:  # the dialect is asked only if a reply was stored empty
+        stored = server.dialect().stores_streamed_replies
+        return "(empty reply)" if stored else "(not stored by this server)"
+
+    def history(session_id: str) -> list[tuple[str, str]]:
+        messages = core.session_messages(server, session_id)
+        return [(str(m.get("sender", "")), stored_text(m, empty_reply_mark)) for m in messages]
+
+    return Stored(
+        history=history,
+        messages=lambda session_id: core.session_messages(server, session_id),
+        flow_messages=lambda: flow_messages(server),
+        rename=lambda old, new: rename_session(server, old, new),
+        forget=lambda session_id: delete_session(server, session_id),
+    )
 
 
-class Chat:
-    """The conversation: commands, turns, /retry. The network is injected (ask, history, conversations)."""
+# === 5. The chat =================================================================================
+
+
+class Command(NamedTuple):
+    names: tuple[str, ...]
+    arguments: str
+    help: str
+    run: Callable[[Chat, str], bool | None] | None  # False: leave. None: read as a message (see read_message)
+
+
+def help_text(end_key: str) -> str:
+    """The /help table, from COMMANDS."""
+    rows = [(", ".join(c.names) + (f" {c.arguments}" if c.arguments else ""), c.help) for c in COMMANDS]
+    rows = [(command, what.format(end_key=end_key)) for command, what in rows]
+    return "\n".join(
+        [
+            "commands:",
+            core.aligned(rows, indent="  "),
+            "Ctrl-C stops a reply that is arriving; /retry sends that message again.",
+        ]
+    )
+
+
+class Conversation:
+    """The conversation the chat is in, and the flow's others on the server: which session the
+    turns go to, switching, listing, resuming, renaming, forgetting and saving."""
 
     def __init__(
         self,
-        ask: Ask,
-        history: History,
         session_id: str,
-        out: TextIO,
-        err: TextIO,
-        remember: Callable[[str], None],
-        end_key: str = end_of_input_key(),
-        conversations: Conversations | None = None,
-        moved: Callable[[str, str | None], None] = lambda _old, _new: None,
+        stored: Stored,
+        last: LastSessions,
+        show: Show,
+        note: Callable[[str], None],
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
     ) -> None:
-        self.ask = ask
-        self.history = history
         self.session_id = session_id
-        self.out = out
-        self.err = err
-        self.remember = remember
-        self.end_key = end_key  # named in hints: Ctrl-D, or Ctrl-Z then Enter on Windows
-        self.conversations = conversations
-        self.moved = moved  # the state for -c follows a rename (new id) or a forget (None)
-        self.now = now
-        self.show = core.make_show(out)
-        self.pending: str | None = None  # the last message that failed or was interrupted
-        self.failed_turns = 0
+        self.stored, self.last = stored, last
+        self.show, self.note, self.now = show, note, now
         self.listed: list[str] = []  # the session ids of the last /sessions, for /resume N
-        self.read_line: Callable[[str], str] | None = None  # the terminal's, for y/N questions
 
-    def note(self, text: str) -> None:
-        self.err.write(core.terminal_safe(text) + "\n")
-        self.err.flush()
+    def new(self, _argument: str = "") -> None:
+        self.session_id = core.new_session_id()
+        self.note(f"new session: {self.session_id}")
 
-    def turn(self, message: str) -> bool:
-        """Send one message and show the reply; a failure is reported and kept for /retry."""
-        shown = had_text = False
-
-        def show(text: str) -> None:
-            nonlocal shown, had_text
-            if not shown:
-                self.show("AI: ")
-                shown = True
-            had_text = had_text or bool(text)
-            self.show(text)
-
-        try:
-            self.ask(message, self.session_id, show)
-            if shown and not had_text:
-                core.empty_reply_note(self.out, self.err)
-        except core.ClientError as error:
-            self.end_reply(shown)
-            self.note(f"error: {error}")
-            return self.keep_for_retry(message)
-        except KeyboardInterrupt:
-            self.end_reply(shown)
-            self.keep_for_retry(message)
-            raise
-        self.end_reply(shown)
-        self.pending = None
-        self.remember(self.session_id)
-        return True
-
-    def end_reply(self, shown: bool) -> None:
-        self.show("\n\n" if shown else "\n")
-
-    def keep_for_retry(self, message: str) -> bool:
-        self.pending = message
-        self.failed_turns += 1
-        return False
-
-    def command(self, line: str) -> bool:
-        """Run a /command; False means leave."""
-        name, _, argument = line.strip().partition(" ")
-        argument = argument.strip()
-        if name in ("/exit", "/quit"):
-            return False
-        if name == "/help":
-            self.note(help_text(self.end_key))
-        elif name == "/new":
-            self.session_id = core.new_session_id()
-            self.note(f"new session: {self.session_id}")
-        elif name == "/session" and argument:
-            self.session_id = argument
-            self.remember(argument)
-            self.note(f"switched to session: {argument}")
-        elif name == "/session":
+    def switch(self, argument: str) -> None:
+        """/session shows the id; /session ID switches to it."""
+        if not argument:
             self.show(self.session_id + "\n")
-        elif name == "/retry" and self.pending is None:
-            self.note("nothing to retry: no message has failed")
-        elif name == "/retry":
-            self.turn(self.pending)
-        elif name == "/history":
-            self.show_history()
-        elif name in ("/sessions", "/resume", "/rename", "/forget", "/save"):
-            self.conversation_command(name, argument)
-        else:
-            self.note(f"unknown command {name} (/help lists them; //text sends a message starting with /)")
-        return True
-
-    def show_history(self) -> None:
-        try:
-            messages = self.history(self.session_id)
-        except core.ClientError as error:
-            self.note(f"error: {error}")
             return
+        self.session_id = argument
+        self.last.remember(argument)
+        self.note(f"switched to session: {argument}")
+
+    def history(self, _argument: str = "") -> None:
+        messages = self.stored.history(self.session_id)
         if not messages:
             self.note("no messages stored for this session yet")
         for sender, text in messages:
             self.show(transcript_line(sender, text))
 
-    def conversation_command(self, name: str, argument: str) -> None:
-        """The commands about the flow's stored conversations; a failed request is one line."""
-        if self.conversations is None:
-            self.note(f"{name} is not available here")
-            return
-        commands = {
-            "/sessions": self.list_sessions,
-            "/resume": self.resume,
-            "/rename": self.rename,
-            "/forget": self.forget,
-            "/save": self.save,
-        }
-        try:
-            commands[name](argument)
-        except core.ClientError as error:
-            self.note(f"error: {error}")
-
-    def list_sessions(self, _argument: str = "") -> None:
-        sessions = session_summaries(self.conversations.flow_messages())
+    def sessions(self) -> list[dict]:
+        """The flow's conversations, most recent first, numbered for /resume N."""
+        sessions = session_summaries(self.stored.flow_messages())
         self.listed = [summary["session_id"] for summary in sessions]
+        return sessions
+
+    def list_sessions(self, _argument: str = "", numbered: bool = True) -> None:
+        """/sessions (numbered, for /resume N) and --list-sessions."""
+        sessions = self.sessions()
         if not sessions:
             self.note("no conversations stored for this flow yet")
             return
-        self.show(sessions_table(sessions, numbered=True) + "\n")
-        self.note("/resume N switches to conversation N")
+        self.show(sessions_table(sessions, numbered=numbered) + "\n")
+        if numbered:
+            self.note("/resume N switches to conversation N")
 
     def resume(self, argument: str) -> None:
         """/resume N (from the last /sessions) or /resume ID: switch, and show where it left off."""
@@ -607,26 +590,24 @@ class Chat:
         session_id = argument
         if argument.isdigit():
             if not self.listed:  # no /sessions yet: number them as /sessions would
-                self.listed = [
-                    summary["session_id"] for summary in session_summaries(self.conversations.flow_messages())
-                ]
+                self.sessions()
             if not 1 <= int(argument) <= len(self.listed):
                 self.note(f"no conversation number {argument} (/sessions lists {len(self.listed)})")
                 return
             session_id = self.listed[int(argument) - 1]
-        history = self.history(session_id)
+        history = self.stored.history(session_id)
         if not history:
             self.note(f"no conversation {session_id} stored for this flow (/session {session_id} starts one)")
             return
         self.session_id = session_id
-        self.remember(session_id)
+        self.last.remember(session_id)
         self.note(f"resumed session: {session_id}")
         self.show_recap(history)
 
     def recap(self) -> None:
         """The last turns of the current conversation, as when it is resumed (at start: -c, --session-id)."""
         try:
-            history = self.history(self.session_id)
+            history = self.stored.history(self.session_id)
         except core.ClientError as error:
             self.note(f"error: {error}")
             return
@@ -652,43 +633,52 @@ class Chat:
         if name == old:
             self.note(f"this conversation is already called {name}")
             return
-        if self.history(name):
+        if self.stored.history(name):
             self.note(f"a conversation called {name} already exists for this flow (choose another name)")
             return
-        if not self.history(old):
+        if not self.stored.history(old):
             self.session_id = name
             self.note(f"nothing stored yet: this conversation will be stored as {name}")
             return
-        self.conversations.rename(old, name)
+        self.stored.rename(old, name)
         self.session_id = name
-        self.moved(old, name)
-        self.remember(name)
+        self.last.moved(old, name)
+        self.last.remember(name)
         self.note(f"renamed {old} to {name}")
 
-    def forget(self, _argument: str = "") -> None:
+    def forget(self, confirm: Callable[[str], bool]) -> None:
         """Delete this conversation on the server (after y at the prompt), then start a fresh one."""
         old = self.session_id
-        stored = self.conversations.messages(old)
-        if stored and not self.confirm(f"Delete conversation {old} ({len(stored)} messages) on the server? [y/N] "):
+        stored = self.stored.messages(old)
+        if stored and not confirm(f"Delete conversation {old} ({len(stored)} messages) on the server? [y/N] "):
             self.note("kept")
             return
         if stored:
-            self.conversations.forget(old)
-        self.moved(old, None)
+            self.stored.forget(old)
+        self.last.moved(old, None)
         self.session_id = core.new_session_id()
         self.note(f"forgot {old}; new session: {self.session_id}")
 
-    def save(self, argument: str) -> None:
+    def forget_other(self, session_id: str, flow: str) -> None:
+        """--forget ID: delete another conversation of this flow, without asking (for scripts)."""
+        stored = self.stored.messages(session_id)
+        if not stored:
+            raise core.failure_error("unknown-conversation", session_id=session_id, flow=flow)
+        self.stored.forget(session_id)
+        self.last.moved(session_id, None)
+        self.note(f"forgot conversation {session_id} ({len(stored)} messages)")
+
+    def save(self, argument: str, confirm: Callable[[str], bool]) -> None:
         """Write the conversation as the server stored it; an existing file is replaced only after y."""
         if not argument:
             self.note("usage: /save PATH (Markdown; JSON if PATH ends in .json)")
             return
         path = Path(argument).expanduser()
-        messages = self.conversations.messages(self.session_id)
+        messages = self.stored.messages(self.session_id)
         if not messages:
             self.note("nothing stored for this conversation yet: nothing saved")
             return
-        if path.exists() and not self.confirm(f"{path} exists; replace it? [y/N] "):
+        if path.exists() and not confirm(f"{path} exists; replace it? [y/N] "):
             self.note("not saved")
             return
         try:
@@ -697,6 +687,96 @@ class Chat:
             self.note(f"error: cannot write {path}: {exc.strerror or exc}")
             return
         self.note(f"saved {len(messages)} messages to {path}")
+
+
+class Chat:
+    """The loop: prompts, commands (COMMANDS), turns and /retry. The network is injected: `ask`
+    sends a message, the Conversation's Stored holds what the server keeps."""
+
+    def __init__(
+        self,
+        ask: Ask,
+        conversation: Conversation,
+        out: TextIO,
+        voice: core.Voice,
+        end_key: str = end_of_input_key(),
+    ) -> None:
+        self.ask = ask
+        self.conversation = conversation
+        self.out = out
+        self.voice = voice
+        self.end_key = end_key  # named in hints: Ctrl-D, or Ctrl-Z then Enter on Windows
+        self.show = core.make_show(out)
+        self.pending: str | None = None  # the last message that failed or was interrupted
+        self.failed_turns = 0
+        self.read_line: ReadLine | None = None  # the terminal's, for y/N questions
+
+    @property
+    def session_id(self) -> str:
+        return self.conversation.session_id
+
+    def note(self, text: str) -> None:
+        self.voice.say(text)
+
+    def turn(self, message: str) -> bool:
+        """Send one message and show the reply; a failure is reported and kept for /retry."""
+        shown = had_text = False
+
+        def show(text: str) -> None:
+            nonlocal shown, had_text
+            if not shown:
+                self.show("AI: ")
+                shown = True
+            had_text = had_text or bool(text)
+            self.show(text)
+
+        try:
+            self.ask(message, self.session_id, show)
+            if shown and not had_text:
+                self.empty_reply_note()
+        except core.ClientError as error:
+            self.end_reply(shown)
+            self.note(f"error: {error}")
+            return self.keep_for_retry(message)
+        except KeyboardInterrupt:
+            self.end_reply(shown)
+            self.keep_for_retry(message)
+            raise
+        self.end_reply(shown)
+        self.pending = None
+        self.conversation.last.remember(self.session_id)
+        return True
+
+    def empty_reply_note(self) -> None:
+        if self.voice.err.isatty():
+            self.voice.say("(empty reply)", end="" if self.out.isatty() else "\n")
+
+    def end_reply(self, shown: bool) -> None:
+        self.show("\n\n" if shown else "\n")
+
+    def keep_for_retry(self, message: str) -> bool:
+        self.pending = message
+        self.failed_turns += 1
+        return False
+
+    def retry(self, _argument: str = "") -> None:
+        if self.pending is None:
+            self.note("nothing to retry: no message has failed")
+        else:
+            self.turn(self.pending)
+
+    def command(self, line: str) -> bool:
+        """Run a /command from COMMANDS; False means leave. A failed request is one line."""
+        name, _, argument = line.strip().partition(" ")
+        command = next((c for c in COMMANDS if name in c.names and c.run is not None), None)
+        if command is None:
+            self.note(f"unknown command {name} (/help lists them; //text sends a message starting with /)")
+            return True
+        try:
+            return command.run(self, argument.strip()) is not False
+        except core.ClientError as error:
+            self.note(f"error: {error}")
+            return True
 
     def confirm(self, question: str) -> bool:
         """y/N at the terminal; anything else, Ctrl-C or Ctrl-D is no."""
@@ -773,6 +853,55 @@ class Chat:
         return core.EXIT_FLOW if self.failed_turns else core.EXIT_OK
 
 
+COMMANDS = (
+    Command(("/help",), "", "this help", lambda chat, _: chat.note(help_text(chat.end_key))),
+    Command(("/new",), "", "start a new conversation (a fresh session id)", lambda chat, a: chat.conversation.new(a)),
+    Command(
+        ("/session",),
+        "[ID]",
+        "show the session id, or switch to conversation ID",
+        lambda chat, a: chat.conversation.switch(a),
+    ),
+    Command(("/retry",), "", "send again the last message that failed or was interrupted", Chat.retry),
+    Command(
+        ("/history",), "", "this conversation as the server stored it", lambda chat, a: chat.conversation.history(a)
+    ),
+    Command(
+        ("/sessions",),
+        "",
+        "this flow's conversations on the server, most recent first",
+        lambda chat, a: chat.conversation.list_sessions(a),
+    ),
+    Command(
+        ("/resume",),
+        "N|ID",
+        "switch to conversation N of /sessions (or ID) and show its last turns",
+        lambda chat, a: chat.conversation.resume(a),
+    ),
+    Command(
+        ("/rename",),
+        "NAME",
+        "rename this conversation on the server (also in the Playground)",
+        lambda chat, a: chat.conversation.rename(a),
+    ),
+    Command(
+        ("/forget",),
+        "",
+        "delete this conversation on the server (asks first), start a new one",
+        lambda chat, _: chat.conversation.forget(chat.confirm),
+    ),
+    Command(
+        ("/save",),
+        "PATH",
+        "write this conversation to PATH: Markdown, or JSON if PATH ends in .json",
+        lambda chat, a: chat.conversation.save(a, chat.confirm),
+    ),
+    Command(("/multi", '"""'), "", "type several lines as one message; end it the same way", None),
+    Command(("/exit", "/quit"), "", "leave (so does {end_key})", lambda _chat, _a: False),
+    Command(("//text",), "", 'send "/text" (a message that starts with a slash)', None),
+)
+
+
 def read_until(is_last: Callable[[str], bool], read_line: ReadLine, closing: str = "") -> list[str]:
     """Lines of a multi-line message up to its closing line (its text before `closing` is kept)."""
     lines = []
@@ -832,116 +961,50 @@ def banner(config: core.Config, session_id: str, how: str, end_key: str) -> str:
     )
 
 
-# --- Wiring the conversation to Langflow ------------------------------------------------------
+# === 6. main =====================================================================================
 
 
-def make_ask(client: core.Client, stream: bool, display: core.TurnDisplay) -> Ask:
+def make_ask(server: core.Server, terminal: core.Terminal, stream: bool) -> Ask:
+    """A turn over HTTP: streamed as it comes (or whole, with --no-stream), steps on the terminal."""
+
     def ask(message: str, session_id: str, show: Show) -> None:
-        with display.turn():
-            if stream:
-                core.stream_reply(client, message, session_id, show)
-                return
-            show(core.reply_text(core.run_flow(client, message, session_id)))
+        with terminal.turn():
+            reply = core.ask(server, message, session_id, on_text=show if stream else None, on_step=terminal.on_step())
+            show(core.unshown_text(reply))
 
     return ask
-
-
-def make_history(client: core.Client) -> History:
-    """The session's stored messages, oldest first (GET /api/v1/monitor/messages)."""
-
-    def empty_reply_mark() -> str:  # the version is asked only if a reply was stored empty
-        return core.stored_empty_reply_mark(core.server_version(client))
-
-    def history(session_id: str) -> list[tuple[str, str]]:
-        messages = core.session_messages(client, session_id)
-        return [(str(m.get("sender", "")), stored_text(m, empty_reply_mark)) for m in messages]
-
-    return history
-
-
-def make_conversations(client: core.Client) -> Conversations:
-    return Conversations(
-        flow_messages=lambda: core.flow_messages(client),
-        messages=lambda session_id: core.session_messages(client, session_id),
-        rename=lambda old, new: core.rename_session(client, old, new),
-        forget=lambda session_id: core.delete_session(client, session_id),
-    )
-
-
-def stored_text(message: dict, empty_reply_mark: Callable[[], str]) -> str:
-    """A stored message as /history shows it: errors marked, a reply stored empty said so."""
-    text = str(message.get("text") or "").strip()
-    if message.get("category") == "error":
-        return error_mark(message) + text
-    if not text and message.get("sender") != "User":
-        return empty_reply_mark()
-    return text
-
-
-def error_mark(message: dict) -> str:
-    """A stored error (a component that raised) shows as such, not as a reply."""
-    return f"[error from {message.get('sender_name') or 'the flow'}] " if message.get("category") == "error" else ""
-
-
-def list_sessions(client: core.Client, as_json: bool, out: TextIO) -> int:
-    """--list-sessions: the flow's conversations, most recent first (JSON for scripts)."""
-    sessions = session_summaries(core.flow_messages(client))
-    if as_json:
-        core.print_json(sessions, out)
-    elif sessions:
-        core.make_show(out)(sessions_table(sessions, numbered=False) + "\n")
-    else:
-        client.say("no conversations stored for this flow yet")
-    return core.EXIT_OK
-
-
-def forget_session(client: core.Client, session_id: str, move: Callable[[str, str | None], None]) -> int:
-    """--forget ID: delete a conversation of this flow on the server, without asking (for scripts)."""
-    stored = core.session_messages(client, session_id)
-    if not stored:
-        raise core.ClientError(
-            f"no conversation {session_id!r} stored for flow {client.config.flow} (--list-sessions lists them)"
-        )
-    core.delete_session(client, session_id)
-    move(session_id, None)
-    client.say(f"forgot conversation {session_id} ({len(stored)} messages)")
-    return core.EXIT_OK
 
 
 def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     core.require_flow(config)
     folder = Path(state_dir())
-    sessions_file = folder / "sessions.json"
-    display = core.turn_display(stdin, err, args.steps)
-    client = core.connected_client(config, display)
-    move = session_mover(sessions_file, config.url, client.say)
+    terminal = core.Terminal(stdin, out, err, config.secrets, args.steps)
+    server = core.connect(config, terminal)
+    voice = terminal.voice
+    last = LastSessions(folder / "sessions.json", config, voice.say)
     try:
+        session_id, how = ("", "") if args.list_sessions or args.forget else first_session_id(args, last)
+        conversation = Conversation(session_id, stored_on(server), last, core.make_show(terminal.out), voice.say)
+        if args.list_sessions and args.json:
+            core.print_json(conversation.sessions(), out)
+            return core.EXIT_OK
         if args.list_sessions:
-            return list_sessions(client, args.json, out)
+            conversation.list_sessions(numbered=False)
+            return core.EXIT_OK
         if args.forget:
-            return forget_session(client, args.forget, move)
-        session_id, how = first_session_id(args, config, sessions_file)
-        chat = Chat(
-            make_ask(client, not args.no_stream, display),
-            make_history(client),
-            session_id,
-            display.watch(out),
-            err,
-            remember=session_saver(sessions_file, flow_key(config), client.say),
-            conversations=make_conversations(client),
-            moved=move,
-        )
+            conversation.forget_other(args.forget, config.flow)
+            return core.EXIT_OK
+        chat = Chat(make_ask(server, terminal, not args.no_stream), conversation, terminal.out, voice)
         if not stdin.isatty():  # read as UTF-8, stray bytes replaced (core.utf8_stdio)
             return chat.piped(stdin)
         at_terminal = out.isatty()  # else input() has no line editing, and prompts go to stderr
-        keep = enable_line_editing(folder / "history", client.say) if at_terminal else lambda entry: None
-        err.write(banner(config, session_id, how, chat.end_key))
-        err.flush()
+        keep = enable_line_editing(folder / "history", voice.say) if at_terminal else lambda entry: None
+        voice.say(banner(config, session_id, how, chat.end_key), end="")
         if how != "new":
-            chat.recap()
+            conversation.recap()
         return chat.interactive(line_reader(stdin, out, err), keep, echo=not at_terminal)
     finally:
-        client.close()
+        server.close()
 
 
 def main(argv: list[str] | None = None) -> int:

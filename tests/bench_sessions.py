@@ -43,7 +43,7 @@ import requests  # noqa: E402
 from langflow_server import DEFAULT_RELEASE, start_langflow  # noqa: E402
 
 import chat_example as core  # noqa: E402
-from chat_session import session_summaries  # noqa: E402
+from chat_session import flow_messages, session_summaries  # noqa: E402
 
 
 class RunningServer:
@@ -100,8 +100,8 @@ def timed(action, runs: int) -> tuple[list[float], object]:
     return times, result
 
 
-def list_by_messages(client: core.Client) -> list[dict]:
-    return session_summaries(core.flow_messages(client))
+def list_by_messages(client: core.Server) -> list[dict]:
+    return session_summaries(flow_messages(client))
 
 
 def pages_with_plain_requests(server: RunningServer) -> list[dict]:
@@ -118,8 +118,8 @@ def pages_with_plain_requests(server: RunningServer) -> list[dict]:
             return session_summaries(messages)
 
 
-def list_by_sessions_endpoint(client: core.Client) -> list[dict]:
-    flow_id = core.flow_uuid(client)
+def list_by_sessions_endpoint(client: core.Server) -> list[dict]:
+    flow_id = client.flow_uuid()
     ids = core.monitor_list(client, "/api/v1/monitor/messages/sessions", {"flow_id": flow_id})
     messages = []
     for session_id in ids:
@@ -159,7 +159,7 @@ def main() -> int:
                 return json.loads(done.stdout)
 
             config = core.Config(url=server.url, flow=server.flow_id, api_key=server.api_key, timeout=300, retries=0)
-            client = core.Client(config, log=io.StringIO())
+            client = core.Server(core.Client(config, core.Voice(io.StringIO())))
             rows = []
             for name, action, runs in (
                 ("`chat_session.py --list-sessions --json` (new process)", cli, args.runs),

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import io
 import re
+from types import SimpleNamespace
 
 import pytest
 from conftest import CTRL_C, SESSION, Conversation, TerminalOutput
 from fake_langflow import FakeFlow
 
 import chat_example as core
-from chat_session import Chat, end_of_input_key
+import chat_session
+from chat_session import Chat, Stored, end_of_input_key
 
 DROPPED = "the connection dropped before the reply was complete (try again; the flow may have run)"
 FLOW_FAILED = "HTTP 500: Error building Component Prompt: boom (check the flow's components in Langflow)"
@@ -29,8 +31,20 @@ def conversation(
     flow, remembered = FakeFlow(), []
     out = out if out is not None else io.StringIO()
     err = err if err is not None else io.StringIO()
-    chat = Chat(flow.ask, flow.history, SESSION, out, err, remember=remembered.append, end_key=end_key)
+    stored = Stored(flow.history, nothing_stored, nothing_stored, not_offered, not_offered)
+    kept = SimpleNamespace(remember=remembered.append, moved=not_offered)
+    voice = core.Voice(err)
+    talk = chat_session.Conversation(SESSION, stored, kept, core.make_show(out), voice.say)  # type: ignore[arg-type]
+    chat = Chat(flow.ask, talk, out, voice, end_key=end_key)
     return Conversation(flow, out, err, remembered, chat)
+
+
+def nothing_stored(*_args: object) -> list:
+    return []
+
+
+def not_offered(*_args: object) -> None:
+    pytest.fail("the chat loop's tests store no conversations")
 
 
 @pytest.fixture

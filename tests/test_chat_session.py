@@ -32,7 +32,7 @@ from fake_langflow import (
 )
 
 import chat_example as core
-from chat_session import enable_line_editing, make_history
+from chat_session import enable_line_editing, stored_on
 
 Completed = subprocess.CompletedProcess[str]
 SCRIPT = str(ROOT / "chat_session.py")
@@ -420,11 +420,11 @@ def test_the_api_key_is_never_printed_when_piped(
 def stored_history(fake: FakeLangflow, session_id: str) -> list[tuple[str, str]]:
     """/history's messages for a session, read from the fake server by the real client."""
     config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=10, retries=0)
-    client = core.Client(config)
+    server = core.Server(core.Client(config))
     try:
-        return make_history(client)(session_id)
+        return stored_on(server).history(session_id)
     finally:
-        client.close()
+        server.close()
 
 
 def store_messages(fake: FakeLangflow, session_id: str, count: int) -> None:

@@ -236,7 +236,7 @@ def key_carrying_exceptions() -> st.SearchStrategy[BaseException]:
 @given(key_carrying_exceptions())
 def test_an_internal_error_line_never_holds_the_key_even_when_the_key_is_not_yet_known(error):
     err = io.StringIO()
-    core.report(error, verbose=False, secret="", err=err)
+    core.Voice(err).report(error, verbose=False)
     assert API_KEY not in err.getvalue()
     assert err.getvalue() == (
         f"error: internal error: {type(error).__name__} (run with -v for the traceback, and report it)\n"
@@ -250,7 +250,7 @@ def test_a_verbose_traceback_never_holds_a_known_key(error):
     try:
         raise error
     except Exception as raised:  # noqa: BLE001 - any exception, with its traceback
-        core.report(raised, verbose=True, secret=API_KEY, err=err)
+        core.Voice(err, [API_KEY]).report(raised, verbose=True)
     assert API_KEY not in err.getvalue()
     assert "Traceback" in err.getvalue()
 

@@ -46,12 +46,16 @@ from chat_example import (
     retry_after,
     show_stream,
     split_events,
-    stream_urls,
+    streamed_outputs,
     terminal_safe,
     turn_error,
 )
 
-no_deadline = settings(deadline=None)  # on a busy CI box a slow example is not a failure
+no_deadline = settings(deadline=None)
+
+
+def stream_urls(response: dict) -> list[str]:
+    return [url for _output, url in streamed_outputs(response)]  # on a busy CI box a slow example is not a failure
 
 
 @contextmanager

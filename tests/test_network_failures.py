@@ -31,22 +31,22 @@ def message_of(row: str, url: str) -> str:
     return str(core.failure_error(row, url=url, timeout=TIMEOUT, connect=core.CONNECT_TIMEOUT))
 
 
-def client_for(url: str) -> core.Client:
-    return core.Client(core.Config(url=url, flow="echo", api_key="", timeout=TIMEOUT, retries=0))
+def client_for(url: str) -> core.Server:
+    return core.Server(core.Client(core.Config(url=url, flow="echo", api_key="", timeout=TIMEOUT, retries=0)))
 
 
-def run_once(client: core.Client) -> None:
-    core.run_flow(client, "hi", "session")
+def run_once(server: core.Server) -> None:
+    core.ask(server, "hi", "session")
 
 
-def stream_once(client: core.Client) -> None:
-    core.stream_flow(client, "hi", "session", lambda _text: None)
+def stream_once(server: core.Server) -> None:
+    core.ask(server, "hi", "session", continues=False, on_text=lambda _text: None)
 
 
 CALLS = {"run": run_once, "stream": stream_once}
 
 
-def failure(url: str, call: Callable[[core.Client], None] = run_once) -> core.ClientError:
+def failure(url: str, call: Callable[[core.Server], None] = run_once) -> core.ClientError:
     """The error a call to `url` fails with."""
     client = client_for(url)
     try:

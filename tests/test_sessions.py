@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pexpect
 import pytest
@@ -22,20 +23,23 @@ from conftest import API_KEY, SESSION, Conversation, TerminalOutput, chat_termin
 from fake_langflow import FakeFlow, FakeLangflow, json_reply
 
 import chat_example as core
+import chat_session
 from chat_session import (
     Chat,
-    Conversations,
+    Stored,
     conversation_json,
     conversation_markdown,
+    delete_session,
+    flow_messages,
     last_sessions,
     local_time,
     moved_session,
     parse_time,
     recap_start,
     remember_session,
+    rename_session,
     session_summaries,
     sessions_table,
-    shortened,
 )
 
 SAVED = datetime(2026, 11, 21, 12, 30, tzinfo=timezone.utc)
@@ -113,8 +117,8 @@ def test_summaries_leave_out_langflows_agentic_sessions_and_messages_read_twice(
 
 
 def test_first_message_is_shortened_to_one_line() -> None:
-    assert shortened("line one\nline   two", 40) == "line one line two"
-    assert shortened("x" * 100, 10) == "xxxxxxx..."
+    assert core.one_line("line one\nline   two", 40) == "line one line two"
+    assert core.one_line("x" * 100, 10) == "xxxxxxxxx…"
 
 
 def test_the_table_is_aligned_and_numbered_for_resume() -> None:
@@ -222,18 +226,12 @@ class Talk(Conversation):
 def stored_talk(out: io.StringIO | None = None) -> Talk:
     flow, err, remembered, moves = StoredFlow(), io.StringIO(), [], []
     out = out if out is not None else io.StringIO()
-    conversations = Conversations(flow.flow_messages, flow.messages, flow.rename, flow.forget)
-    chat = Chat(
-        flow.ask,
-        flow.history,
-        SESSION,
-        out,
-        err,
-        remember=remembered.append,
-        conversations=conversations,
-        moved=lambda old, new: moves.append((old, new)),
-        now=lambda: SAVED,
-    )
+    stored = Stored(flow.history, flow.messages, flow.flow_messages, flow.rename, flow.forget)
+    kept = SimpleNamespace(remember=remembered.append, moved=lambda old, new: moves.append((old, new)))
+    voice = core.Voice(err)
+    show = core.make_show(out)
+    talk = chat_session.Conversation(SESSION, stored, kept, show, voice.say, now=lambda: SAVED)  # type: ignore[arg-type]
+    chat = Chat(flow.ask, talk, out, voice)
     return Talk(flow, out, err, remembered, chat, moves=moves)
 
 
@@ -308,12 +306,12 @@ def test_resume_of_an_unknown_id_or_number_says_so_and_stays(talk: Talk) -> None
 
 def test_recap_shows_the_last_turns_of_the_current_conversation(talk: Talk) -> None:
     talk.flow.store(SESSION, ("User", "before"), ("Machine", "reply"))
-    talk.chat.recap()
+    talk.chat.conversation.recap()
     assert (talk.out.getvalue(), talk.err.getvalue()) == ("User: before\nAI: reply\n\n", "")
 
 
 def test_recap_of_a_session_with_nothing_stored_says_so(talk: Talk) -> None:
-    talk.chat.recap()
+    talk.chat.conversation.recap()
     assert (talk.out.getvalue(), talk.err.getvalue()) == ("", "nothing stored for this session yet\n")
 
 
@@ -449,9 +447,9 @@ def timestamp(number: int) -> str:
 
 
 @pytest.fixture
-def client(fake: FakeLangflow):
+def server(fake: FakeLangflow):
     config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=10, retries=0)
-    made = core.Client(config, log=io.StringIO())
+    made = core.Server(core.Client(config, core.Voice(io.StringIO())))
     yield made
     made.close()
 
@@ -496,11 +494,11 @@ def test_list_sessions_of_a_flow_without_conversations_says_so_on_stderr(shell) 
 
 
 @pytest.mark.parametrize("pages", [True, False], ids=["pages like 1.13", "does not page"])
-def test_listing_a_busy_flow_reads_every_message_in_a_few_requests(client, fake: FakeLangflow, pages: bool) -> None:
+def test_listing_a_busy_flow_reads_every_message_in_a_few_requests(server, fake: FakeLangflow, pages: bool) -> None:
     fake.pages = pages
     for number in range(50):
         store(fake, f"s{number:02d}", *[f"m{turn}" for turn in range(5)])  # 500 messages
-    summaries = session_summaries(core.flow_messages(client))
+    summaries = session_summaries(flow_messages(server))
     assert [(s["session_id"], s["messages"]) for s in summaries] == [(f"s{n:02d}", 10) for n in range(49, -1, -1)]
     listings = [seen for seen in fake.requests if seen.path == "/api/v1/monitor/messages"]
     assert len(listings) == (3 if pages else 1)  # 200 + 200 + 100; or everything at once
@@ -530,45 +528,45 @@ def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> N
     assert [seen.path for seen in fake.requests] == ["/api/v1/monitor/messages"]  # no flow lookup for a uuid
 
 
-def test_rename_sends_a_name_with_spaces_and_slashes_encoded(client, fake: FakeLangflow) -> None:
+def test_rename_sends_a_name_with_spaces_and_slashes_encoded(server, fake: FakeLangflow) -> None:
     store(fake, "old id", "hi")
-    core.rename_session(client, "old id", "my notes/2026 & more?")
+    rename_session(server, "old id", "my notes/2026 & more?")
     patch = next(seen for seen in fake.requests if seen.method == "PATCH")
     assert patch.path == SESSION_PATH + "old%20id"
     assert patch.query == {"new_session_id": ["my notes/2026 & more?"]}
     assert [m["text"] for m in fake.history["my notes/2026 & more?"]] == ["hi", "hi"]
 
 
-def test_a_conversation_whose_id_has_a_slash_is_renamed_and_deleted_message_by_message(client, fake) -> None:
+def test_a_conversation_whose_id_has_a_slash_is_renamed_and_deleted_message_by_message(server, fake) -> None:
     """Langflow decodes %2F before routing, so /monitor/messages/session/a%2Fb is no route (404)."""
     store(fake, "a/b", "one", "two")
-    core.rename_session(client, "a/b", "c/d")
+    rename_session(server, "a/b", "c/d")
     assert [m["text"] for m in fake.history["c/d"]] == ["one", "one", "two", "two"] and not fake.history["a/b"]
-    core.delete_session(client, "c/d")
+    delete_session(server, "c/d")
     assert not fake.history["c/d"]
     assert not [seen for seen in fake.requests if seen.path.startswith(SESSION_PATH)]
 
 
-def test_rename_of_an_unknown_session_is_the_servers_404(client, fake: FakeLangflow) -> None:
+def test_rename_of_an_unknown_session_is_the_servers_404(server, fake: FakeLangflow) -> None:
     with pytest.raises(core.ClientError, match="HTTP 404: No messages found with the given session ID"):
-        core.rename_session(client, "nope", "new")
+        rename_session(server, "nope", "new")
 
 
-def test_rename_the_server_refuses_is_a_client_error(client, fake: FakeLangflow) -> None:
+def test_rename_the_server_refuses_is_a_client_error(server, fake: FakeLangflow) -> None:
     fake.script(SESSION_PATH, json_reply({"detail": "database is locked"}, status=500))
     with pytest.raises(core.ClientError, match=r"^HTTP 500: database is locked"):
-        core.rename_session(client, "a", "b")
+        rename_session(server, "a", "b")
 
 
 @pytest.mark.parametrize(
     ("call", "what"),
-    [(lambda c: core.rename_session(c, "a", "b"), "renaming"), (lambda c: core.delete_session(c, "a"), "deleting")],
+    [(lambda s: rename_session(s, "a", "b"), "renaming"), (lambda s: delete_session(s, "a"), "deleting")],
 )
-def test_a_server_without_the_endpoint_is_named_with_its_release(client, fake: FakeLangflow, call, what) -> None:
+def test_a_server_without_the_endpoint_is_named_with_its_release(server, fake: FakeLangflow, call, what) -> None:
     fake.version = "1.0.19"
     fake.script(SESSION_PATH, json_reply({"detail": "Not Found"}, status=404))
     with pytest.raises(core.ClientError) as raised:
-        call(client)
+        call(server)
     assert str(raised.value) == (
         f"Langflow 1.0.19 does not offer {what} conversations through its API (Langflow 1.1.1 and later do)"
     )

@@ -1,4 +1,5 @@
-"""Shared fixtures: the fake Langflow server and running the scripts as a user does."""
+"""Shared fixtures and helpers: the fake Langflow server, the scripts run as a user runs them (piped
+and in a pseudo-terminal), the conversation loop in memory, and the real Langflow releases."""
 
 from __future__ import annotations
 
@@ -240,6 +241,37 @@ def screen_lines(output: str, size: tuple[int, int] = (24, 100)) -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def chat_terminals(
+    base_env: dict[str, str], cwd: Path, timeout: float, size: tuple[int, int] = (40, 200)
+) -> Iterator[Callable[..., pexpect.spawn]]:
+    """Start chat_session.py in pseudo-terminals, as a user does; all closed at the end.
+
+    Each caller waits for its own first screen: the prompt, a recap, a prompt after a banner.
+    """
+    children = []
+
+    def start(*args: str, env: dict[str, str] | None = None, **streams: Path | None) -> pexpect.spawn:
+        """Start one; env adds to the environment, streams redirects stdout or stderr (see spawn_in_terminal)."""
+        child = spawn_in_terminal(
+            "chat_session.py",
+            *args,
+            env={**base_env, **(env or {})},
+            cwd=cwd,
+            size=size,
+            timeout=timeout,
+            **streams,
+        )
+        children.append(child)
+        return child
+
+    try:
+        yield start
+    finally:
+        for child in children:
+            child.close(force=True)
+
+
 NEW_PROMPT = "\n\nUser: "  # the end of every reply in a chat
 
 
@@ -444,34 +476,3 @@ def langflow_auto_login(request: pytest.FixtureRequest, tmp_path_factory: pytest
     server = start_langflow(tmp_path_factory.mktemp("langflow-auto-login"), release=release, auto_login=True)
     yield server
     server.stop()
-
-
-@contextlib.contextmanager
-def chat_terminals(
-    base_env: dict[str, str], cwd: Path, timeout: float, size: tuple[int, int] = (40, 200)
-) -> Iterator[Callable[..., pexpect.spawn]]:
-    """Start chat_session.py in pseudo-terminals, as a user does; all closed at the end.
-
-    Each caller waits for its own first screen: the prompt, a recap, a prompt after a banner.
-    """
-    children = []
-
-    def start(*args: str, env: dict[str, str] | None = None, **streams: Path | None) -> pexpect.spawn:
-        """Start one; env adds to the environment, streams redirects stdout or stderr (see spawn_in_terminal)."""
-        child = spawn_in_terminal(
-            "chat_session.py",
-            *args,
-            env={**base_env, **(env or {})},
-            cwd=cwd,
-            size=size,
-            timeout=timeout,
-            **streams,
-        )
-        children.append(child)
-        return child
-
-    try:
-        yield start
-    finally:
-        for child in children:
-            child.close(force=True)

@@ -3,6 +3,9 @@
 It is a real server on 127.0.0.1 (real sockets, HTTP/1.1 keep-alive, chunked streams),
 so the client's buffering, framing and headers are exercised as with Langflow itself.
 By default it behaves like an echo flow; a test queues other replies per path prefix.
+It also speaks Langflow 1.11+'s v2 workflows API for background runs (see "v2 workflows" below):
+durable events with ids, re-attach with Last-Event-ID, pauses for a human and their resume,
+stop, status and the pending list; `v2 = False` makes it a server without that API.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -105,13 +108,14 @@ SESSION_PATH = "/api/v1/monitor/messages/session/"
 
 @dataclass
 class Reply:
-    """One scripted answer. `chunks` stream with chunked encoding: (delay before, bytes)."""
+    """One scripted answer. `chunks` stream with chunked encoding: (delay before, bytes); any
+    iterable, so a generator can keep a stream open for as long as it yields."""
 
     status: int = 200
     body: Any = None
     content_type: str = "application/json"
     headers: dict = field(default_factory=dict)
-    chunks: list[tuple[float, bytes]] | None = None
+    chunks: Iterable[tuple[float, bytes]] | None = None
     delay: float = 0.0
     drop: bool = False  # close the connection without answering
     cut: bool = False  # stop a chunked stream mid-way without its final chunk
@@ -155,7 +159,359 @@ class Seen:
         return json.loads(self.body)
 
 
-class FakeLangflow:
+# --- v2 workflows (Langflow 1.11+): background runs, their events, pauses for a human --------------
+
+WORKFLOWS = "/api/v2/workflows"
+HITL_REFUSAL = (
+    "This flow uses Human-in-the-Loop (a Human Input node or a tool that requires approval), which the "
+    "v1 run API cannot execute because it cannot pause and resume. Run it with the v2 workflows API instead: "
+    "POST /api/v2/workflows with mode='background', then resume via POST /api/v2/workflows/{job_id}/resume."
+)
+NOT_RESUMABLE = {
+    "error": "Job is not resumable",
+    "code": "NOT_RESUMABLE",
+    "message": "Job is not suspended, already resumed, or the request_id is stale.",
+}
+INVALID_DECISION = {
+    "error": "Invalid decision",
+    "code": "INVALID_DECISION",
+    "message": "decision.action_id is not one of the pending request's allowed_decisions.",
+}
+
+
+def refuse_human_input(streaming: bool) -> Reply:
+    """What /api/v1/run answers for a flow that can pause for a human (1.11+): 400, or one error event."""
+    if streaming:
+        return event_stream([{"event": "error", "data": {"error": f"400: {HITL_REFUSAL}"}}])
+    return json_reply({"detail": HITL_REFUSAL}, status=400)
+
+
+def sse_frame(event: dict, event_id: int | None) -> bytes:
+    """One Server-Sent Events frame as Langflow's v2 event stream sends it: the JSON on a `data:` line,
+    then its `id:` line (token events carry the id of the last durable frame), then a blank line."""
+    frame = f"data: {json.dumps(event)}\n"
+    if event_id is not None:
+        frame += f"id: {event_id}\n"
+    return (frame + "\n").encode()
+
+
+def vertex_event(component_id: str) -> dict:
+    """An end_vertex event, trimmed to what a client may look at."""
+    return {"event": "end_vertex", "data": {"build_data": {"id": component_id, "valid": True}}}
+
+
+def v2_reply_events(session_id: str, reply: str, tokens: list[str] | None = None) -> list[dict]:
+    """The events of a background run from its model to its end, as Langflow 1.13 sends them: the AI
+    message (partial, empty) and its tokens when the model streams, the complete message twice (the
+    model's, then the Chat Output's), the `output` with the whole reply, and `end` (no result in it)."""
+    ai_id = str(uuid.uuid4())
+    events = []
+    if tokens is not None:
+        events.append(message_event("", "Machine", session_id, ai_id, state="partial"))
+        events += [{"event": "token", "data": {"chunk": token, "id": ai_id}} for token in tokens]
+    events += [message_event(reply, "Machine", session_id, ai_id), vertex_event("CounterModel-00000")]
+    events += [message_event(reply, "Machine", session_id, ai_id), vertex_event("ChatOutput-00000")]
+    output = {"type": "message", "status": "completed", "display_name": "Chat Output", "content": reply}
+    events.append({"event": "output", "data": {**output, "metadata": {}, "component_id": "ChatOutput-00000"}})
+    events.append({"event": "end", "data": {"build_duration": 0.05}})
+    return events
+
+
+def human_input_event(
+    prompt: str, labels: Iterable[str] = ("Approve", "Reject"), kind: str = "node_input", **extra: Any
+) -> dict:
+    """A pause (`human_input_required`) as a Human Input node asks it; the fake fills in its request_id
+    (`<node>:<job>`, or `<agent>:<job>:<nonce>` for a tool approval) when the run reaches it.
+    For a tool approval pass kind="tool_approval" and action_requests=[{"name", "args", "description"}]."""
+    options = [{"action_id": label.strip().lower().replace(" ", "_"), "label": label} for label in labels]
+    data = {"kind": kind, "prompt": prompt, "options": options, "allowed_decisions": [o["action_id"] for o in options]}
+    if kind == "node_input":
+        data.update(timeout_seconds=259200, fallback_action=None, paused_at="2026-11-21T10:00:00+00:00")
+    return {"event": "human_input_required", "data": {**data, **extra}}
+
+
+def tool_approval_event(tool: str, args: dict, actions: Iterable[str] = ("approve", "reject")) -> dict:
+    """An Agent's pause before calling a tool whose approval_actions are `actions`."""
+    description = f"Tool execution requires approval\n\nTool: {tool}\nArgs: {args!r}"
+    labels = [action.title() for action in actions]
+    request = [{"name": tool, "args": args, "description": description}]
+    return human_input_event(description, labels, kind="tool_approval", action_requests=request)
+
+
+@dataclass
+class Job:
+    """One background run. `events` are its durable events so far (a frame's id is its index + 1);
+    `stages` what it does next: each a list of events, or {action_id: events} chosen by the decision."""
+
+    job_id: str
+    flow_id: str
+    session_id: str
+    stages: deque
+    events: list[dict] = field(default_factory=list)
+    tokens: dict[int, list[dict]] = field(default_factory=dict)  # durable id -> live tokens sent after it
+    status: str = "in_progress"
+    request: dict | None = None  # the pause waiting for an answer
+    decisions: list[dict] = field(default_factory=list)  # every resume body accepted, in order
+    reply: str | None = None  # the text of its last `output` event
+    hang: bool = False  # its event stream never ends (and the status stays in_progress) until stopped
+    gap: float = 0.0  # seconds between live frames
+    cut_after: int | None = None  # the next event stream is cut after this many frames (a dropped connection)
+    live_from: int = 0  # events from this index on have not been streamed yet: they come live, with tokens
+
+
+class V2Workflows:
+    """The v2 workflows endpoints of FakeLangflow (mixed in below)."""
+
+    def v2_script(self, *stages: Any, hang: bool = False, gap: float = 0.0, cut_after: int | None = None) -> None:
+        """What the next background run does, stage by stage. A stage is a list of events after the
+        user's message (v2_reply_events, human_input_event, ...), or {action_id: events} to follow the
+        decision of the pause before it; a stage that ends with human_input_required suspends the run.
+        Without a script a run echoes its message, streamed word by word."""
+        self.v2_scripts.append([list(stages), hang, gap, cut_after])
+
+    def workflows(self, seen: Seen) -> Reply:
+        path = seen.path[len(WORKFLOWS) :]
+        if path == "" and seen.method == "POST":
+            return self.submit(seen)
+        if path == "" and seen.method == "GET":
+            return self.job_status(seen.query.get("job_id", [""])[0])
+        if path == "/stop" and seen.method == "POST":
+            return self.stop_job(seen)
+        if path == "/pending" and seen.method == "GET":
+            return self.pending(seen.query.get("flow_id", [""])[0])
+        job_id, _, action = path.strip("/").partition("/")
+        if action == "resume" and seen.method == "POST":
+            return self.resume(job_id, seen)
+        if action == "events" and seen.method == "GET":
+            return self.job_events(job_id, seen.headers.get("last-event-id"))
+        return json_reply({"detail": "Not Found"}, status=404)
+
+    def submit(self, seen: Seen) -> Reply:
+        body = seen.json()
+        known = {"flow_id", "input_value", "session_id", "tweaks", "mode", "stream_protocol", "globals"}
+        extra = sorted(set(body) - known - {"expose_graph_state", "output_ids", "idempotency_key"})
+        if extra:
+            detail = [
+                {"type": "extra_forbidden", "loc": ["body", key], "msg": "Extra inputs are not permitted"}
+                for key in extra
+            ]
+            return json_reply({"detail": detail}, status=422)
+        if not is_uuid(body.get("flow_id")):
+            detail = [{"type": "value_error", "loc": ["body"], "msg": "Value error, Invalid flow_id, must be a UUID"}]
+            return json_reply({"detail": detail}, status=422)
+        if body.get("mode") != "background":  # sync and stream runs are not modelled: only background ones pause
+            return json_reply({"detail": "the fake only runs mode='background'"}, status=501)
+        message, session_id = body.get("input_value") or "", body.get("session_id") or body["flow_id"]
+        self.store(session_id, "User", message)
+        stages, hang, gap, cut_after = self.v2_scripts.popleft() if self.v2_scripts else [None, False, 0.0, None]
+        if stages is None:
+            stages = [v2_reply_events(session_id, message, words(message))]
+        job = Job(str(uuid.uuid4()), body["flow_id"], session_id, deque(stages), hang=hang, gap=gap)
+        job.cut_after = cut_after
+        user = message_event(message, "User", session_id, str(uuid.uuid4()))
+        job.events += [{"event": "vertices_sorted", "data": {"ids": ["ChatInput-00000"]}}, {"event": "build_start"}]
+        job.events += [user, vertex_event("ChatInput-00000")]
+        self.jobs[job.job_id] = job
+        self.advance(job, None)
+        return json_reply({**job_links(job), "object": "job", "status": "queued", "errors": [], "globals": {}})
+
+    def advance(self, job: Job, decision: dict | None) -> None:
+        """Run the job's next stage: append its events; suspend it at a pause, else complete it."""
+        stage = job.stages.popleft() if job.stages else []
+        if isinstance(stage, dict):
+            stage = stage.get((decision or {}).get("action_id"), [])
+        for event in stage:
+            event = json.loads(json.dumps(event))  # a copy: scripts may reuse their events
+            if event.get("event") == "token":
+                job.tokens.setdefault(len(job.events), []).append(event)
+                continue
+            if event.get("event") == "human_input_required":
+                request = event["data"]
+                nonce = ":" + uuid.uuid4().hex if request["kind"] == "tool_approval" else ""
+                component = "AgentComponent-00000" if nonce else "HumanInput-00000"
+                request.setdefault("request_id", f"{component}:{job.job_id}{nonce}")
+                job.request = request
+            if event.get("event") == "output":
+                job.reply = event["data"].get("content")
+            job.events.append(event)
+        if job.request is not None:
+            job.status = "suspended"
+            self.store(job.session_id, "Machine", "", content_blocks=[pause_block(job)])
+        elif not job.hang:
+            job.status = "completed"
+            if job.reply is not None:
+                self.store(job.session_id, "Machine", job.reply)
+
+    def job_events(self, job_id: str, last_event_id: str | None) -> Reply:
+        job = self.jobs.get(job_id)
+        if job is None:
+            detail = {"error": "Background run not found", "code": "JOB_NOT_FOUND", "job_id": job_id}
+            return json_reply({"detail": {**detail, "message": f"No background run for job {job_id}."}}, status=404)
+        after = int(last_event_id) if (last_event_id or "").isdigit() else 0
+        reply = Reply(content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"})
+        reply.chunks = self.frames(job, after)
+        reply.cut = job.cut_after is not None
+        return reply
+
+    def frames(self, job: Job, after: int) -> Iterator[tuple[float, bytes]]:
+        """The durable events after `after`; the ones not streamed before come live (`gap` apart, with
+        their tokens); then, while the job runs on (hang), keepalive comments until it is stopped."""
+        cut, job.cut_after, sent = job.cut_after, None, 0
+        index = after
+        while not self.closing.is_set():
+            if index < len(job.events):
+                live = index >= job.live_from
+                batch = [(job.gap if live else 0.0, sse_frame(job.events[index], index + 1))]
+                if live:
+                    batch += [(job.gap, sse_frame(token, index + 1)) for token in job.tokens.get(index + 1, [])]
+                    job.live_from = index + 1
+                for frame in batch:
+                    if cut is not None and sent >= cut:
+                        return
+                    sent += 1
+                    yield frame
+                index += 1
+            elif job.status == "in_progress" and job.hang:
+                yield self.keepalive_every, b": keepalive\n\n"
+            else:
+                return
+
+    def job_status(self, job_id: str) -> Reply:
+        if not job_id:
+            detail = {"error": "Missing required parameter", "code": "MISSING_PARAMETER"}
+            return json_reply({"detail": {**detail, "message": "Job ID must be provided"}}, status=400)
+        if not is_uuid(job_id):
+            detail = [
+                {
+                    "type": "value_error",
+                    "loc": ["query", "job_id"],
+                    "msg": "Value error, Invalid job_id, must be a UUID",
+                }
+            ]
+            return json_reply({"detail": detail}, status=422)
+        job = self.jobs.get(job_id)
+        if job is None:
+            detail = {"error": "Workflow job not found", "code": "JOB_NOT_FOUND", "job_id": job_id}
+            return json_reply({"detail": {**detail, "message": f"Workflow job {job_id} not found"}}, status=404)
+        if job.status == "failed":
+            detail = {"error": "Job failed", "code": "JOB_FAILED", "job_id": job_id, "error_detail": None}
+            return json_reply({"detail": {**detail, "message": f"Job {job_id} has failed execution."}}, status=500)
+        if job.status != "completed":
+            return json_reply({**job_links(job), "object": "job", "status": job.status, "errors": [], "globals": {}})
+        output = {"reason": "single", "text": job.reply, "source": "ChatOutput-00000"}
+        if job.reply is None:
+            output = {"reason": "none", "text": None, "source": None}
+        body = {"flow_id": job.flow_id, "session_id": job.session_id, "job_id": job_id, "object": "response"}
+        return json_reply({**body, "status": "completed", "output": output, "errors": [], "human_request": None})
+
+    def stop_job(self, seen: Seen) -> Reply:
+        job_id = seen.json().get("job_id", "")
+        if not is_uuid(job_id):
+            detail = [
+                {"type": "value_error", "loc": ["body", "job_id"], "msg": "Value error, Invalid job_id, must be a UUID"}
+            ]
+            return json_reply({"detail": detail}, status=422)
+        job = self.jobs.get(job_id)
+        if job is None:
+            detail = {"error": "Job not found", "code": "JOB_NOT_FOUND", "job_id": job_id}
+            return json_reply({"detail": {**detail, "message": f"Job {job_id} not found"}}, status=404)
+        if job.status == "cancelled":
+            return json_reply({"job_id": job_id, "message": f"Job {job_id} is already cancelled."})
+        if job.status in ("completed", "failed"):
+            return json_reply({"job_id": job_id, "message": f"Job {job_id} already finished ({job.status})."})
+        job.status, job.request, job.hang = "cancelled", None, False
+        job.events.append({"type": "cancelled"})
+        for message in self.history.get(job.session_id, []):  # the pause in history: superseded
+            for block in message.get("content_blocks") or []:
+                for content in block.get("contents", []):
+                    if content.get("job_id") == job_id and content.get("submitted_action") is None:
+                        content["superseded"] = True
+        return json_reply({"job_id": job_id, "message": f"Job {job_id} cancelled successfully."})
+
+    def pending(self, flow_id: str) -> Reply:
+        if not is_uuid(flow_id):
+            detail = [{"type": "uuid_parsing", "loc": ["query", "flow_id"], "msg": "Input should be a valid UUID"}]
+            return json_reply({"detail": detail}, status=422)
+        listed = []
+        for job in self.jobs.values():
+            if job.flow_id == flow_id and job.status == "suspended" and job.request is not None:
+                fields = ("request_id", "kind", "prompt", "options", "allowed_decisions")
+                listed.append(
+                    {
+                        "job_id": job.job_id,
+                        "flow_id": flow_id,
+                        "session_id": job.session_id,
+                        "created_at": "2026-11-21T10:00:00.000000",
+                        **{key: job.request[key] for key in fields},
+                    }
+                )
+        return json_reply(listed)
+
+    def resume(self, job_id: str, seen: Seen) -> Reply:
+        job = self.jobs.get(job_id)
+        if job is None:
+            detail = {"error": "Workflow job not found", "code": "JOB_NOT_FOUND", "job_id": job_id}
+            return json_reply({"detail": detail}, status=404)
+        body = seen.json()
+        if not isinstance(body.get("request_id"), str) or not isinstance(body.get("decision"), dict):
+            detail = [{"type": "missing", "loc": ["body", "request_id"], "msg": "Field required"}]
+            return json_reply({"detail": detail}, status=422)
+        if job.status != "suspended" or job.request is None or body["request_id"] != job.request["request_id"]:
+            return json_reply({"detail": {**NOT_RESUMABLE, "job_id": job_id}}, status=409)
+        decision = body["decision"]
+        if decision.get("action_id") not in job.request["allowed_decisions"]:
+            return json_reply({"detail": {**INVALID_DECISION, "job_id": job_id}}, status=422)
+        for message in self.history.get(job.session_id, []):
+            for block in message.get("content_blocks") or []:
+                for content in block.get("contents", []):
+                    if content.get("request_id") == job.request["request_id"]:
+                        content["submitted_action"] = decision["action_id"]
+        job.decisions.append(body)
+        job.request, job.status = None, "in_progress"
+        job.events += [{"event": "vertices_sorted", "data": {"ids": []}}, {"event": "build_start", "data": {}}]
+        self.advance(job, decision)
+        return json_reply({"job_id": job_id, "status": "resuming", "message": "Resume accepted"})
+
+
+def is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def job_links(job: Job) -> dict:
+    links = {
+        "status": f"{WORKFLOWS}?job_id={job.job_id}",
+        "events": f"{WORKFLOWS}/{job.job_id}/events",
+        "stop": f"{WORKFLOWS}/stop",
+    }
+    return {
+        "job_id": job.job_id,
+        "flow_id": job.flow_id,
+        "created_timestamp": "2026-11-21T10:00:00+00:00",
+        "links": links,
+    }
+
+
+def pause_block(job: Job) -> dict:
+    """The content block Langflow stores for a pause: an empty AI message that holds the question."""
+    request = job.request or {}
+    content = {
+        "type": "human_input",
+        "duration": None,
+        "header": {},
+        "job_id": job.job_id,
+        "fields": [],
+        "submitted_action": None,
+        "superseded": False,
+        **{key: request.get(key) for key in ("request_id", "kind", "prompt", "options", "allowed_decisions")},
+    }
+    return {"title": "Human input required", "contents": [content], "allow_markdown": True, "media_url": None}
+
+
+class FakeLangflow(V2Workflows):
     def __init__(self, api_key: str = "", port: int = 0) -> None:
         self.api_key = api_key
         self.requests: list[Seen] = []
@@ -171,6 +527,11 @@ class FakeLangflow:
         self.stored = 0  # messages stored so far, for their timestamps: later messages sort later
         self.old_streams: dict[str, list[str]] = {}  # stream_url -> its chunks, as Langflow up to 1.1.1 serves them
         self.failing: tuple[str, str] | None = None  # (component, message): the next run fails as in 1.1.2-1.6
+        self.v2 = True  # the v2 workflows API, as 1.11+ (False: like 1.10 and older, 404 under /api/v2/workflows)
+        self.jobs: dict[str, Job] = {}  # v2 background runs by job id
+        self.v2_scripts: deque[list] = deque()  # the stages of the next background runs (see v2_script)
+        self.hitl_flows: set[str] = set()  # flow ids or endpoint names /api/v1/run refuses, as human-input flows
+        self.keepalive_every = 15.0  # seconds of silence before a ": keepalive" comment on an open event stream
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -210,7 +571,11 @@ class FakeLangflow:
         if self.api_key and seen.headers.get("x-api-key") != self.api_key:
             return json_reply({"detail": "Invalid or missing API key"}, status=403)
         if seen.path.startswith("/api/v1/run/"):
+            if seen.path.rsplit("/", 1)[1] in self.hitl_flows:
+                return refuse_human_input(seen.query.get("stream") == ["true"])
             return self.echo(seen)
+        if seen.path.startswith(WORKFLOWS):
+            return self.workflows(seen) if self.v2 else json_reply({"detail": "Not Found"}, status=404)
         if seen.path in self.old_streams:
             return self.old_stream(seen.path)
         if seen.path == "/api/v1/flows/":

@@ -2,9 +2,14 @@
 
 Run ONLY with the Python of a Langflow virtual environment (it imports Langflow):
     .cache/langflow-1.13.0/bin/python tests/langflow_flows.py
-Output: {"echo": <flow data>, "counter": <flow data>}, each with "nodes" and "edges",
-ready for POST /api/v1/flows/. Building through Langflow itself (not hand-written JSON) keeps
-the flows valid for the exact release under test. Releases differ (1.1.1 to 1.13.0 are tested):
+Output: {"echo": <flow data>, "counter": <flow data>, ...}, each with "nodes" and "edges",
+ready for POST /api/v1/flows/. Releases with Human Input (1.11+) also get "approval" (a Human
+Input node choosing between two replies) and "approval-agent" (an Agent whose tool needs a
+human's approval; its model is the OpenAI fake the server is started with, see starter_flows.py);
+releases that take per-request variables (1.7.1+) get "variables" (replies with two global
+variables, one read through a field bound to it, one by the component's code).
+Building through Langflow itself (not hand-written JSON) keeps the flows valid
+for the exact release under test. Releases differ (1.1.1 to 1.13.0 are tested):
 1.13 keeps the components in the `lfx` package, older ones in `langflow`; before 1.6 the chat
 components are in `components.inputs`/`.outputs`; 1.1.1 has only the synchronous `get_messages`
 and streams a reply through the `stream_url` protocol, not through `send_message`.
@@ -160,5 +165,162 @@ def counter_flow() -> dict:
     return dump(Graph(chat_in, chat_out), "counter")
 
 
+# Source of the "BranchReply" component: tells the two branches of a Human Input apart in the reply.
+BRANCH_REPLY_CODE = """
+from lfx.custom.custom_component.component import Component
+from lfx.io import MessageInput, Output, StrInput
+from lfx.schema.message import Message
+
+
+class BranchReply(Component):
+    \"\"\"Replies '<label>: <message>', the label naming the branch the message came through.\"\"\"
+
+    display_name = "BranchReply"
+    description = "Replies '<label>: <message>'."
+    icon = "split"
+    name = "BranchReply"
+
+    inputs = [
+        MessageInput(name="input_value", display_name="Input"),
+        StrInput(name="label", display_name="Label", value=""),
+    ]
+    outputs = [Output(display_name="Message", name="message", method="reply")]
+
+    def reply(self) -> Message:
+        current = self.input_value
+        text = current.text if isinstance(current, Message) else str(current or "")
+        return Message(text=f"{self.label}: {text}", sender="Machine", sender_name="AI")
+"""
+
+# The tool the approval agent must ask about, and the decisions its approval offers
+# (every decision Langflow's tool approval knows: approve, edit the input, reject, answer instead).
+APPROVAL_TOOL = "evaluate_expression"
+APPROVAL_ACTIONS = ["approve", "edit", "reject", "respond"]
+
+
+# Source of the "VariableReader" component: shows the global variables a run sees.
+VARIABLE_READER_CODE = """
+from lfx.custom.custom_component.component import Component
+from lfx.io import MessageInput, MessageTextInput, Output
+from lfx.schema.message import Message
+
+
+class VariableReader(Component):
+    \"\"\"Replies '<message> | FLOW_BOUND=<value> | FLOW_READ=<value>': FLOW_BOUND through a field bound
+    to the global variable (Langflow fills it in before the run), FLOW_READ through get_variables()
+    in the code; '<unset>' when the variable has no value for this run.\"\"\"
+
+    display_name = "VariableReader"
+    description = "Replies with the global variables FLOW_BOUND and FLOW_READ."
+    icon = "variable"
+    name = "VariableReader"
+
+    inputs = [
+        MessageInput(name="input_value", display_name="Input"),
+        MessageTextInput(name="bound", display_name="Bound", value="FLOW_BOUND", load_from_db=True),
+    ]
+    outputs = [Output(display_name="Message", name="message", method="reply")]
+
+    async def reply(self) -> Message:
+        current = self.input_value
+        text = current.text if isinstance(current, Message) else str(current or "")
+        try:
+            read = await self.get_variables("FLOW_READ", "")
+        except ValueError:
+            read = "<unset>"
+        return Message(text=f"{text} | FLOW_BOUND={self.bound} | FLOW_READ={read}", sender="Machine", sender_name="AI")
+""".replace("lfx.", f"{PACKAGE}.")
+
+
+def variables_flow() -> dict:
+    """Chat Input -> VariableReader -> Chat Output."""
+    reader_class = eval_custom_component_code(VARIABLE_READER_CODE)
+    chat_in = ChatInput()
+    reader = reader_class(_code=VARIABLE_READER_CODE)
+    chat_out = ChatOutput()
+    reader.set(input_value=chat_in.message_response)
+    chat_out.set(input_value=reader.reply)
+    return dump(Graph(chat_in, chat_out), "variables")
+
+
+def approval_flow() -> dict:
+    """Chat Input -> Human Input (Approve / Reject, the message as its prompt) -> one reply per
+    branch: "approved: <message>" or "rejected: <message>", each through its own Chat Output."""
+    from lfx.components.flow_controls.human_input import HumanInput
+
+    branch_reply = eval_custom_component_code(BRANCH_REPLY_CODE)
+    chat_in = ChatInput()
+    human = HumanInput()
+    human.set(prompt=chat_in.message_response, decisions=["Approve", "Reject"])
+    approved = branch_reply(_code=BRANCH_REPLY_CODE)
+    approved.set(input_value=human.route_branch, label="approved")  # route_branch: the first output, Approve
+    rejected = branch_reply(_code=BRANCH_REPLY_CODE, label="rejected")
+    approved_out, rejected_out = ChatOutput(), ChatOutput()
+    approved_out.set(input_value=approved.reply)
+    rejected_out.set(input_value=rejected.reply)
+    graph = Graph()
+    graph.add_component(approved_out)  # and, through its inputs, everything upstream
+    graph.add_component(rejected_out)
+    # Both branch outputs share one method, so the Reject branch is wired by its output's name.
+    graph.add_component_edge(human.get_id(), ("branch_reject", "input_value"), rejected.get_id())
+    graph.prepare(start_component_id=chat_in.get_id())
+    return dump(graph, "approval")
+
+
+def approval_agent_flow() -> dict:
+    """Chat Input -> Agent (OpenAI gpt-4o-mini) with the Calculator as its only tool -> Chat Output.
+    The tool's row in tools_metadata carries approval_actions, as the UI stores a tool whose use
+    needs a human's approval: the run pauses before each call of it."""
+    from lfx.components.models_and_agents import AgentComponent
+    from lfx.components.utilities import CalculatorComponent
+    from starter_flows import OPENAI_MODEL
+
+    chat_in = ChatInput()
+    calculator = CalculatorComponent()
+    calculator._append_tool_to_outputs_map()  # its "Toolset" output (to_toolkit), as tool mode adds it
+    agent = AgentComponent()
+    agent.set(
+        input_value=chat_in.message_response,
+        tools=calculator.to_toolkit,
+        add_current_date_tool=False,
+        add_calculator_tool=False,
+    )
+    chat_out = ChatOutput()
+    chat_out.set(input_value=agent.message_response)
+    data = dump(Graph(chat_in, chat_out), "approval-agent")
+    for node in data["nodes"]:
+        template = node["data"]["node"]["template"]
+        if node["data"]["type"] == "Agent":
+            template["model"]["value"] = [OPENAI_MODEL]
+        if node["data"]["type"] == "CalculatorComponent":  # in tool mode, as the UI stores it
+            outputs = node["data"]["node"]["outputs"]
+            node["data"]["node"].update(tool_mode=True, outputs=[o for o in outputs if o["method"] == "to_toolkit"])
+            template["tools_metadata"] = tools_metadata_field(calculator)
+    return data
+
+
+def tools_metadata_field(component) -> dict:
+    """The Actions (tools_metadata) field of a component in tool mode, its tool needing approval."""
+    from lfx.inputs.inputs import ToolsInput
+
+    row = {
+        "name": APPROVAL_TOOL,
+        "description": component.description,
+        "display_name": APPROVAL_TOOL,
+        "display_description": component.description,
+        "tags": [APPROVAL_TOOL],
+        "status": True,
+        "readonly": False,
+        "approval_actions": APPROVAL_ACTIONS,
+        "args": {"expression": {"title": "Expression", "type": "string"}},
+    }
+    return ToolsInput(name="tools_metadata", display_name="Actions", value=[row], real_time_refresh=True).to_dict()
+
+
 if __name__ == "__main__":
-    print(json.dumps({"echo": echo_flow(), "counter": counter_flow()}))
+    flows = {"echo": echo_flow(), "counter": counter_flow()}
+    if RELEASE >= (1, 7, 1):  # X-LANGFLOW-GLOBAL-VAR-* headers on /api/v1/run
+        flows["variables"] = variables_flow()
+    if RELEASE >= (1, 11):  # Human Input and tool approval
+        flows.update({"approval": approval_flow(), "approval-agent": approval_agent_flow()})
+    print(json.dumps(flows))

@@ -3,7 +3,8 @@
 Langflow is far too big for the project's own environment, so each release lives in a
 cached virtual environment of its own (.cache/langflow-<release>, e.g. .cache/langflow-1.13.0)
 and runs as a separate process on a free loopback port, with a throwaway database, superuser,
-API key and two test flows ("echo" and "counter", built by langflow_flows.py). Any release
+API key and the test flows built by langflow_flows.py ("echo" and "counter" on every release; from
+1.7.1 "variables", from 1.11 "approval" and "approval-agent"; ids by name in .flow_ids). Any release
 from 1.1.1 on works; the tests pick it with LANGFLOW_TEST_RELEASE (default 1.13.0).
 Standard library + requests only.
 """
@@ -165,7 +166,7 @@ def free_port() -> int:
 
 @dataclass
 class LangflowServer:
-    """A running Langflow with an API key and the two test flows; stop() ends it."""
+    """A running Langflow with an API key and the test flows; stop() ends it."""
 
     release: str
     url: str
@@ -240,12 +241,18 @@ def _server_env(workdir: Path, password: str, auto_login: bool = False) -> dict[
 
 
 def _patches_env(release: str) -> dict[str, str]:
-    """Before 1.6 there is no LANGFLOW_DISABLE_TRACK_APIKEY_USAGE: langflow_patches/sitecustomize.py
-    turns the usage counter off instead (see QUIET_SETTINGS)."""
-    if release_tuple(release) >= (1, 6):
+    """The fixes langflow_patches/sitecustomize.py applies to this release, if any: before 1.6
+    (no LANGFLOW_DISABLE_TRACK_APIKEY_USAGE) the usage counter off (see QUIET_SETTINGS); from 1.11
+    (tool approval) an Agent's approval checkpoint that is not lost to a race."""
+    patches = []
+    if release_tuple(release) < (1, 6):
+        patches.append("apikey-usage")
+    if release_tuple(release) >= (1, 11):
+        patches.append("agent-checkpoint")
+    if not patches:
         return {}
     paths = [str(TESTS / "langflow_patches"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {"PYTHONPATH": os.pathsep.join(paths)}
+    return {"PYTHONPATH": os.pathsep.join(paths), "TEST_LANGFLOW_PATCHES": ",".join(patches)}
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:

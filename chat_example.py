@@ -145,6 +145,11 @@ FAILURES: dict[int | str, Failure] = {
     "malformed-event": Failure("the server sent a malformed event: {line}", "", EXIT_FLOW),
     "not-a-list": Failure("the server's {what} was not a list", NOT_LANGFLOW, EXIT_FLOW),
     "not-stored": Failure("the server did not say where it stored {path}", NOT_LANGFLOW, EXIT_FLOW),
+    "variables-ignored": Failure(
+        "{server} does not take per-request variables (--var)",
+        "Langflow 1.7.1 and later do; or set the variable in Langflow's global variables",
+        EXIT_USAGE,
+    ),
     "missing-endpoint": Failure(
         "{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", EXIT_FLOW
     ),
@@ -156,6 +161,9 @@ FAILURES: dict[int | str, Failure] = {
     ),
     # what the user asked for
     "usage": Failure("{problem}", "", EXIT_USAGE),
+    "var-not-set": Failure(
+        "--var {name}: no environment variable {name} is set", "set it, or give --var {name}=VALUE", EXIT_USAGE
+    ),
     "unknown-flow-name": Failure(
         "no flow with endpoint name {flow!r} on this server", "--list-flows shows the flows", EXIT_FLOW
     ),
@@ -450,6 +458,8 @@ def with_streamed_text(output: dict, text: str) -> None:
 #   1.2      a Chat Input's `files` tweak is a list (before: one path)      files_as_string
 #   1.2      a reply's first token comes in an add_message marked complete, by its shape:
 #            then again as a token (through 1.6)                            replayed_token()
+#   1.7.1    X-LANGFLOW-GLOBAL-VAR-<NAME> headers on /run set a global      takes_variable_headers
+#            variable for that run (before: ignored)
 #   1.8      every failure in a stream is an `error` event                  by its shape: show_stream()
 #   1.9      an agent's tool results come as `log` events                   by its shape: event_steps()
 #   1.11     message listings page (limit/offset; 200 at most from 1.12.2)  by its shape: monitor_list()
@@ -466,6 +476,7 @@ class Dialect(NamedTuple):
     version: str | None  # as the server says it, for messages; None if it did not say
     stores_streamed_replies: bool  # a streamed reply is stored with its text
     files_as_string: bool  # a Chat Input's `files` is one path string, not a list
+    takes_variable_headers: bool  # /run honours X-LANGFLOW-GLOBAL-VAR-<NAME> headers (--var)
 
 
 def release_number(version: str | None) -> tuple[int, ...]:
@@ -484,6 +495,7 @@ def dialect_for(version: str | None) -> Dialect:
         version=version,
         stores_streamed_replies=not before(1, 1, 2),
         files_as_string=before(1, 2),
+        takes_variable_headers=not before(1, 7, 1),
     )
 
 
@@ -896,11 +908,12 @@ class Config(NamedTuple):
     output_component: str = ""
     verbose: bool = False
     url_given: bool = False  # set by a flag, the environment or the env file (not the default)
+    variables: dict = {}  # noqa: RUF012 - never mutated; --var NAME -> value, sent as headers
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values never to be shown: the Voice redacts them from every line it writes."""
-        return (self.api_key,)
+        return (self.api_key, *self.variables.values())
 
 
 def read_env_file(path: str | None) -> dict[str, str]:
@@ -965,6 +978,27 @@ def parse_tweaks(value: str | None) -> dict:
     return tweaks
 
 
+VARIABLE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str, str]:
+    """--var NAME=VALUE, or --var NAME for the value of the variable NAME in the environment (or
+    ./.env), so a secret stays out of argv. A bad argument is named by its name only: the rest may
+    be the secret."""
+    variables: dict[str, str] = {}
+    for value in values:
+        name, given, text = value.partition("=")
+        if not VARIABLE_NAME.fullmatch(name):
+            shown = repr(name) if given else "this one"
+            raise usage_error(f"--var takes NAME=VALUE or NAME (letters, digits, _ and -), not {shown}")
+        if not given:
+            text = setting(None, name)
+            if not text:
+                raise failure_error("var-not-set", name=name)
+        variables[name] = text
+    return variables
+
+
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
     """Flags win, then the process environment, then the env file (each source whole, aliases included)."""
     sources = (environ, read_env_file(args.env_file))
@@ -993,6 +1027,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
         output_component=args.output_component or "",
         verbose=args.verbose,
         url_given=bool(setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL")),
+        variables=parse_variables(args.var, setting),
     )
 
 
@@ -1107,6 +1142,14 @@ def argument_parser(prog: str, description: str, epilog: str) -> argparse.Argume
         metavar="N",
         default=DEFAULT_RETRIES,
         help="retries when the flow certainly did not run: connection refused, 429, 503 (default 2)",
+    )
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="set the flow's global variable NAME for each run (repeatable); NAME alone takes the value "
+        "of the environment variable NAME; Langflow upper-cases NAME (Langflow 1.7.1+)",
     )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
     parser.add_argument(
@@ -1492,6 +1535,16 @@ class Reply(NamedTuple):
 
 
 STREAM_HEADERS = {"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"}
+VARIABLE_HEADER = "X-LANGFLOW-GLOBAL-VAR-"
+
+
+def variable_headers(server: Server) -> dict[str, str]:
+    """--var as /run takes them (1.7.1+). A server that would ignore them is an error rather than a
+    run without them: the flow would use its saved values, or fail further on."""
+    variables = server.config.variables
+    if variables and not server.dialect().takes_variable_headers:
+        raise failure_error("variables-ignored", server=server.name())
+    return {VARIABLE_HEADER + name: value for name, value in variables.items()}
 
 
 def ask(
@@ -1517,8 +1570,10 @@ def ask(
     client = server.client
     body = run_body(server.config, message, session_id, tweaks)
     path = run_path(server.config.flow, stream=True)
+    variables = variable_headers(server)
     if continues and on_event is None and not server.dialect().stores_streamed_replies:
-        response = client.request("POST", run_path(server.config.flow, stream=False), stream=True, json=body)
+        path = run_path(server.config.flow, stream=False)
+        response = client.request("POST", path, stream=True, json=body, headers=variables)
         return Reply(client.json(response, streamed=True), had_text=False)
     had_text = False
 
@@ -1528,7 +1583,7 @@ def ask(
             had_text = had_text or bool(text)
             on_text(text)
 
-    response = client.request("POST", path, stream=True, json=body, headers=STREAM_HEADERS)
+    response = client.request("POST", path, stream=True, json=body, headers={**STREAM_HEADERS, **variables})
     content_type = response.headers.get("Content-Type", "")
     if "json" in content_type:  # a server that streams through stream_urls (up to 1.1.1)
         result = client.json(response, streamed=True)

@@ -476,3 +476,13 @@ def langflow_auto_login(request: pytest.FixtureRequest, tmp_path_factory: pytest
     server = start_langflow(tmp_path_factory.mktemp("langflow-auto-login"), release=release, auto_login=True)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def lfx_serve(tmp_path_factory: pytest.TempPathFactory):
+    """A real `lfx serve` (tests/lfx_server.py) of the echo and counter flow files, for the whole run."""
+    from lfx_server import start_lfx
+
+    server = start_lfx(tmp_path_factory.mktemp("lfx-serve"))
+    yield server
+    server.stop()

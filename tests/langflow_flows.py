@@ -9,10 +9,12 @@ human's approval; its model is the OpenAI fake the server is started with, see s
 releases that take per-request variables (1.7.1+) get "variables" (replies with two global
 variables, one read through a field bound to it, one by the component's code).
 Building through Langflow itself (not hand-written JSON) keeps the flows valid
-for the exact release under test. Releases differ (1.1.1 to 1.13.0 are tested):
+for the exact release under test. Releases differ (1.0.19 to 1.13.0 are tested):
 1.13 keeps the components in the `lfx` package, older ones in `langflow`; before 1.6 the chat
-components are in `components.inputs`/`.outputs`; 1.1.1 has only the synchronous `get_messages`
-and streams a reply through the `stream_url` protocol, not through `send_message`.
+components are in `components.inputs`/`.outputs`; 1.0 takes the first class in a component's
+code as the component; up to 1.1.1 there is only the synchronous `get_messages`, and a reply
+streams through the `stream_url` protocol, not through `send_message`. In `lfx serve`'s own
+environment (lfx without langflow) the lfx components are used.
 """
 
 import importlib.util
@@ -20,7 +22,9 @@ import json
 from importlib.metadata import version
 
 PACKAGE = "lfx" if importlib.util.find_spec("lfx") else "langflow"
-RELEASE = tuple(int(part) for part in version("langflow").split(".")[:3] if part.isdigit())
+# `lfx serve`'s own venv has lfx without langflow; lfx is numbered as the Langflow it ships with
+DISTRIBUTION = "langflow" if importlib.util.find_spec("langflow") else "lfx"
+RELEASE = tuple(int(part) for part in version(DISTRIBUTION).split(".")[:3] if part.isdigit())
 STREAMS_BY_URL = RELEASE < (1, 1, 2)  # 1.1.1 and earlier: POST /run answers a stream_url
 
 try:
@@ -55,13 +59,6 @@ def message_id(message) -> str | None:
     get_id = getattr(message, "get_id", None)
     found = get_id() if get_id is not None else getattr(message, "id", None)
     return None if found is None else str(found)
-
-
-@dataclass
-class Chunk:
-    """What Langflow's streaming code reads from each item: a .content string."""
-
-    content: str
 
 
 class CounterModel(Component):
@@ -126,6 +123,14 @@ class CounterModel(Component):
         await asyncio.sleep(delay * max(len(tokens) - 1, 0))
         self.status = reply
         return Message(text=reply, sender="Machine", sender_name="AI", session_id=session_id)
+
+
+# After CounterModel: Langflow 1.0 takes the first class of a component's code as the component.
+@dataclass
+class Chunk:
+    """What Langflow's streaming code reads from each item: a .content string."""
+
+    content: str
 '''
 
 

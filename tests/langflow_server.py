@@ -39,6 +39,9 @@ USERNAME = "admin"
 
 # Packages an old release needs next to it, because its own pins allow a newer one that breaks it.
 EXTRA_REQUIREMENTS = {
+    # setuptools 81 dropped pkg_resources, which 1.0 imports at start-up; with a newer fastapi every
+    # request of 1.0 answers 500 "'_IncludedRouter' object has no attribute 'path'"
+    "1.0.": ["setuptools<81", "fastapi==0.115.4"],
     "1.4.": ["elevenlabs<2"],  # elevenlabs 2 needs a newer websockets than 1.4 allows
 }
 

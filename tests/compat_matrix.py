@@ -6,6 +6,8 @@ those files and prints the README's Markdown table:
 
     .venv/bin/python tests/compat_matrix.py [.e2e-results]
 
+"e2e time" is the sum of the tests' own durations; "run time" the whole pytest run, from start
+to end (installing the release on first use, starting the server, every test).
 A cell is "yes" when every test of that feature passed on that release, "no" (with the reason)
 when the release cannot have it (its tests are strict xfails: they ran and failed as declared),
 "partly" when some of them are, and "FAILED" when a test failed.
@@ -14,6 +16,7 @@ when the release cannot have it (its tests are strict xfails: they ran and faile
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,7 +24,8 @@ import time
 from pathlib import Path
 
 FEATURES = ["text", "JSON", "stream", "NDJSON", "files", "sessions", "history", "errors", "auth", "flows", "version"]
-RESULTS = Path(__file__).resolve().parent.parent / ".e2e-results"
+# where the runs write their outcomes: $LANGFLOW_E2E_RESULTS (tests/matrix sets its own), else .e2e-results
+RESULTS = Path(os.environ.get("LANGFLOW_E2E_RESULTS") or Path(__file__).resolve().parent.parent / ".e2e-results")
 
 
 # --- recording (called from conftest.py) ------------------------------------------------------
@@ -45,6 +49,7 @@ class Recorder:
         self.tests: dict[str, dict] = {}
         self.seconds = 0.0
         self.timings: dict[str, float] = {}
+        self.started = time.monotonic()  # made when conftest is imported: the run's start
 
     def add(self, nodeid: str, feature: str, report) -> None:
         """One phase (setup, call, teardown) of a test: its first phase not passed decides."""
@@ -69,6 +74,7 @@ class Recorder:
             "commit": _commit(),
             "python": sys.version.split()[0],
             "e2e_seconds": round(self.seconds, 1),
+            "wall_seconds": round(time.monotonic() - self.started, 1),
             "timings": self.timings,
             "tests": self.tests,
         }
@@ -116,8 +122,8 @@ def table(runs: list[dict]) -> str:
     runs = sorted(runs, key=lambda run: tuple(int(p) for p in run["release"].split(".") if p.isdigit()))
     notes: list[str] = []
     lines = [
-        "| Langflow | " + " | ".join(FEATURES) + " | tests | e2e time |",
-        "|---" * (len(FEATURES) + 3) + "|",
+        "| Langflow | " + " | ".join(FEATURES) + " | tests | e2e time | run time |",
+        "|---" * (len(FEATURES) + 4) + "|",
     ]
     for run in runs:
         by_feature = {feature: [] for feature in FEATURES}
@@ -127,8 +133,11 @@ def table(runs: list[dict]) -> str:
         ran = [test for test in run["tests"].values() if test["outcome"] != "n/a"]
         passed = sum(test["outcome"] == "passed" for test in ran)
         xfailed = sum(test["outcome"] == "xfailed" for test in ran)
-        counts = f"{passed} passed, {xfailed} xfailed of {len(ran)}"
-        lines.append(f"| {run['release']} | " + " | ".join(cells) + f" | {counts} | {run['e2e_seconds']:.0f} s |")
+        failed = len(ran) - passed - xfailed
+        counts = f"{passed} passed, {xfailed} xfailed" + (f", {failed} FAILED" if failed else "") + f" of {len(ran)}"
+        wall = f"{run['wall_seconds']:.0f} s" if "wall_seconds" in run else "?"
+        times = f"{run['e2e_seconds']:.0f} s | {wall}"
+        lines.append(f"| {run['release']} | " + " | ".join(cells) + f" | {counts} | {times} |")
     lines.append("")
     lines += [f"{number}. {note}" for number, note in enumerate(notes, 1)]
     runs_line = ", ".join(f"{run['release']} {run['finished']} (commit {run['commit']})" for run in runs)

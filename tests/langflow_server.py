@@ -270,11 +270,18 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: 
     raise RuntimeError(f"Langflow did not answer /health within {timeout:.0f} s; log:\n{_tail(log_path)}")
 
 
+def parse_flows(out: str) -> dict:
+    """The flows JSON langflow_flows.py prints, ignoring what a library prints after it at exit
+    (1.0.19's composio prints a "new version available" notice to stdout)."""
+    flows, _ = json.JSONDecoder().raw_decode(out.lstrip())
+    return flows
+
+
 def _build_flows(builder: subprocess.Popen) -> dict:
     out, err = builder.communicate(timeout=300)
     if builder.returncode != 0:
         raise RuntimeError(f"building the test flows failed:\n{err[-4000:]}")
-    return json.loads(out)
+    return parse_flows(out)
 
 
 def _access_token(url: str, password: str, auto_login: bool) -> str:

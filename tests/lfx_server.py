@@ -33,6 +33,7 @@ from langflow_server import (
     _venv_python,
     free_port,
     log,
+    parse_flows,
 )
 
 LFX_VERSION = "1.13.0"  # the lfx that Langflow 1.13.0 itself runs on
@@ -112,7 +113,7 @@ def write_flow_files(python: Path, folder: Path) -> dict[str, Path]:
     if built.returncode != 0:
         raise RuntimeError(f"building the test flows failed:\n{built.stderr[-4000:]}")
     paths = {}
-    for name, data in json.loads(built.stdout).items():
+    for name, data in parse_flows(built.stdout).items():
         path = folder / f"{name}.json"
         flow = {"id": FLOW_IDS[name], "name": name, "description": f"test flow {name}", "data": data}
         path.write_text(json.dumps(flow), encoding="utf-8")

@@ -11,8 +11,8 @@ variables, one read through a field bound to it, one by the component's code).
 Building through Langflow itself (not hand-written JSON) keeps the flows valid
 for the exact release under test. Releases differ (1.0.19 to 1.13.0 are tested):
 1.13 keeps the components in the `lfx` package, older ones in `langflow`; before 1.6 the chat
-components are in `components.inputs`/`.outputs`; 1.0 takes the first class in a component's
-code as the component; up to 1.1.1 there is only the synchronous `get_messages`, and a reply
+components are in `components.inputs`/`.outputs`; 1.0 keeps only the imports and the first class of a
+component's code; up to 1.1.1 there is only the synchronous `get_messages`, and a reply
 streams through the `stream_url` protocol, not through `send_message`. In `lfx serve`'s own
 environment (lfx without langflow) the lfx components are used.
 """
@@ -39,27 +39,19 @@ Graph = importlib.import_module(f"{PACKAGE}.graph").Graph
 # Source of the "CounterModel" component. It is a string because Langflow stores a
 # custom component as the source of its whole module and runs it in the server;
 # keeping it separate from this script keeps the stored code small and self-contained.
-# Langflow keeps only a module's imports, classes, functions and assignments, so the
-# differences between releases are filled in here (PACKAGE, GET_MESSAGES, STREAMS_BY_URL).
+# Langflow 1.0 keeps only a module's imports and its first class (later ones also keep
+# functions and assignments), so everything is in the class, and the differences between
+# releases are filled in here (PACKAGE, GET_MESSAGES, STREAMS_BY_URL, ONLY_STORED_INPUT_VALUE:
+# 1.0's messages have no id, and its Chat Input has stored the message before the model runs).
 COUNTER_TEMPLATE = '''
 import asyncio
 import re
-from dataclasses import dataclass
+from types import SimpleNamespace
 
 from PACKAGE.custom.custom_component.component import Component
 from PACKAGE.io import BoolInput, MessageInput, Output
 from PACKAGE.memory import GET_MESSAGES
 from PACKAGE.schema.message import Message
-
-STREAMS_BY_URL = STREAMS_BY_URL_VALUE
-
-
-def message_id(message) -> str | None:
-    """A stored message's id: Message.get_id() from 1.2 on, the id field in 1.1."""
-    get_id = getattr(message, "get_id", None)
-    found = get_id() if get_id is not None else getattr(message, "id", None)
-    return None if found is None else str(found)
-
 
 class CounterModel(Component):
     """A deterministic stand-in for a streaming LLM.
@@ -83,12 +75,21 @@ class CounterModel(Component):
     ]
     outputs = [Output(display_name="Message", name="message", method="reply")]
 
+    @staticmethod
+    def _message_id(message) -> str | None:
+        """A stored message's id: Message.get_id() from 1.2 on, the id field before."""
+        get_id = getattr(message, "get_id", None)
+        found = get_id() if get_id is not None else getattr(message, "id", None)
+        return None if found is None else str(found)
+
     async def _turn_number(self, session_id: str) -> int:
         stored = AWAIT_GET_MESSAGES(session_id=session_id, order="ASC")
         users = [m for m in stored if m.sender == "User"]
         current = self.input_value
-        current_id = message_id(current) if isinstance(current, Message) else None
-        already_stored = current_id is not None and any(message_id(m) == current_id for m in users)
+        current_id = self._message_id(current) if isinstance(current, Message) else None
+        if current_id is None and ONLY_STORED_INPUT_VALUE:  # 1.0: no message ids; the Chat Input stored it
+            return len(users)
+        already_stored = current_id is not None and any(self._message_id(m) == current_id for m in users)
         return len(users) + (0 if already_stored else 1)
 
     async def reply(self) -> Message:
@@ -98,7 +99,8 @@ class CounterModel(Component):
         if "explode" in words:
             raise ValueError("counter exploded on request")
         delay = 1.0 if "slowly" in words else 0.1
-        session_id = self.graph.session_id
+        # 1.0's graph has no session_id: there the message from the Chat Input carries it
+        session_id = getattr(self.graph, "session_id", None) or getattr(current, "session_id", None) or ""
         reply = f"turn {await self._turn_number(session_id)}: {text}"
         tokens = re.findall(r"\\s*\\S+|\\s+", reply)
         if "big" in words:
@@ -109,7 +111,7 @@ class CounterModel(Component):
             for i, token in enumerate(tokens):
                 if i:
                     await asyncio.sleep(delay)
-                yield Chunk(token)
+                yield SimpleNamespace(content=token)  # Langflow's streaming reads each item's .content
 
         if self.stream and STREAMS_BY_URL:
             # Langflow 1.1.1 streams through a stream_url when the Chat Output's input is itself an
@@ -123,14 +125,6 @@ class CounterModel(Component):
         await asyncio.sleep(delay * max(len(tokens) - 1, 0))
         self.status = reply
         return Message(text=reply, sender="Machine", sender_name="AI", session_id=session_id)
-
-
-# After CounterModel: Langflow 1.0 takes the first class of a component's code as the component.
-@dataclass
-class Chunk:
-    """What Langflow's streaming code reads from each item: a .content string."""
-
-    content: str
 '''
 
 
@@ -141,7 +135,8 @@ def counter_code() -> str:
         COUNTER_TEMPLATE.replace("PACKAGE", PACKAGE)
         .replace("AWAIT_GET_MESSAGES", "await aget_messages" if asynchronous else "get_messages")
         .replace("GET_MESSAGES", "aget_messages" if asynchronous else "get_messages")
-        .replace("STREAMS_BY_URL_VALUE", str(STREAMS_BY_URL))
+        .replace("STREAMS_BY_URL", str(STREAMS_BY_URL))
+        .replace("ONLY_STORED_INPUT_VALUE", str(RELEASE < (1, 1)))
     )
 
 

@@ -113,9 +113,10 @@ def write_flow_files(python: Path, folder: Path) -> dict[str, Path]:
     if built.returncode != 0:
         raise RuntimeError(f"building the test flows failed:\n{built.stderr[-4000:]}")
     paths = {}
-    for name, data in parse_flows(built.stdout).items():
+    flows = parse_flows(built.stdout)
+    for name, flow_id in FLOW_IDS.items():  # langflow_flows.py may build more: only these are served
         path = folder / f"{name}.json"
-        flow = {"id": FLOW_IDS[name], "name": name, "description": f"test flow {name}", "data": data}
+        flow = {"id": flow_id, "name": name, "description": f"test flow {name}", "data": flows[name]}
         path.write_text(json.dumps(flow), encoding="utf-8")
         paths[name] = path
     return paths

@@ -8,7 +8,7 @@ This file is also the core that chat_session.py imports. It reads top-down:
    3. Dialects        what differs between Langflow releases (index), as named capabilities
    4. The stream      the event stream's framing, JSON read as it arrives, a reply shown as it comes,
                       agent steps
-   5. Configuration   flags, then the environment, then ./.env; the message; the arguments
+   5. Configuration   flags, the environment, ./.env, the user's settings file; the message; the arguments
    6. HTTP            Client: one connection pool, retries, -v tracing, decoding
    7. Calls           Server (what is asked of a server once), ask(): one run of the flow
    8. Printing        stdout: reply text, JSON, tables
@@ -64,7 +64,8 @@ exit codes:
   4    network: cannot connect, DNS, TLS, timeout, connection dropped mid-reply
   130  interrupted (Ctrl-C)
 
-environment (flags win, then the environment, then ./.env):
+settings (flags win, then the environment, then ./.env, then the user settings file
+$XDG_CONFIG_HOME/langflow-chat/.env, default ~/.config/langflow-chat/.env):
   LANGFLOW_URL       server URL (default http://localhost:7860; alias LANGFLOW_SERVER_URL)
   LANGFLOW_FLOW_ID   flow UUID or endpoint name
   LANGFLOW_API_KEY   API key, sent only as the x-api-key header (never a flag)
@@ -120,6 +121,11 @@ FAILURES: dict[int | str, Failure] = {
     "refused": Failure(
         "cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", EXIT_NETWORK, retry=True
     ),
+    "demo-down": Failure(
+        "cannot connect to {url}: the demo server that wrote {path} is not running",
+        "start it: .venv/bin/python tests/demo_server.py; or delete {path}",
+        EXIT_NETWORK,
+    ),
     "dns": Failure("cannot resolve the host of {url}", "check LANGFLOW_URL or --url", EXIT_NETWORK),
     "tls": Failure("TLS failed with {url}", "check the URL's scheme and the server's certificate", EXIT_NETWORK),
     "connect-timeout": Failure(
@@ -159,10 +165,31 @@ FAILURES: dict[int | str, Failure] = {
         "check that the flow ends in a Chat Output; --json shows what it returned",
         EXIT_FLOW,
     ),
-    # what the user asked for
+    # what the user asked for, and what the client was given
     "usage": Failure("{problem}", "", EXIT_USAGE),
     "var-not-set": Failure(
         "--var {name}: no environment variable {name} is set", "set it, or give --var {name}=VALUE", EXIT_USAGE
+    ),
+    "no-flow": Failure(
+        "no flow given: no --flow, and no LANGFLOW_FLOW_ID in {places}",
+        "pass --flow FLOW, or set LANGFLOW_FLOW_ID in one of those; --list-flows shows the flows",
+        EXIT_USAGE,
+    ),
+    "open-settings": Failure(
+        "the settings file {path} holds an API key and other users may read it (mode {mode:o})",
+        "make it private: chmod 600 {path}",
+        EXIT_USAGE,
+    ),
+    "bad-key": Failure(
+        "the API key{source} holds a character an HTTP header cannot carry"
+        " (a line break, another control character or a non-Latin-1 character)",
+        "copy the key again from Langflow's settings",
+        EXIT_USAGE,
+    ),
+    "missing-module": Failure(
+        "this Python ({python}) lacks the module {module}",
+        "install the client's requirements: {python} -m pip install -r {requirements}",
+        EXIT_USAGE,
     ),
     "unknown-flow-name": Failure(
         "no flow with endpoint name {flow!r} on this server", "--list-flows shows the flows", EXIT_FLOW
@@ -203,9 +230,13 @@ def connect_timeout(timeout: float) -> float:
     return min(CONNECT_TIMEOUT, timeout)
 
 
-def network_error(exc: BaseException, url: str, timeout: float) -> ClientError:
-    """The table's network row for a failure of requests, urllib3 or the socket below them."""
-    return failure_error(network_failure(exc), url=url, timeout=timeout, connect=connect_timeout(timeout))
+def network_error(exc: BaseException, url: str, timeout: float, demo_env: str = "") -> ClientError:
+    """The table's network row for a failure of requests, urllib3 or the socket below them
+    (`demo_env`: the settings file the demo server wrote gave the URL)."""
+    row = network_failure(exc)
+    if row == "refused" and demo_env:
+        row = "demo-down"
+    return failure_error(row, url=url, timeout=timeout, connect=connect_timeout(timeout), path=demo_env)
 
 
 def network_failure(exc: BaseException) -> str:
@@ -894,6 +925,15 @@ def terminal_safe(text: str) -> str:
 # === 5. Configuration ============================================================================
 
 
+class SettingsFile(NamedTuple):
+    """A settings file looked for: its path as messages show it, its values, whether it was read."""
+
+    path: str
+    values: dict[str, str]
+    read: bool
+    demo: bool = False  # written by tests/demo_server.py (its first line says so)
+
+
 class Config(NamedTuple):
     """The settings of a run (a NamedTuple: importing dataclasses would cost every start ~7 ms)."""
 
@@ -907,8 +947,10 @@ class Config(NamedTuple):
     output_type: str = "chat"
     output_component: str = ""
     verbose: bool = False
-    url_given: bool = False  # set by a flag, the environment or the env file (not the default)
+    url_given: bool = False  # set by a flag, the environment or a settings file (not the default)
     variables: dict = {}  # noqa: RUF012 - never mutated; --var NAME -> value, sent as headers
+    settings_files: tuple[SettingsFile, ...] = ()  # where settings were looked for, in order
+    demo_env: str = ""  # the settings file that gave the URL, when tests/demo_server.py wrote it
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -916,19 +958,53 @@ class Config(NamedTuple):
         return (self.api_key, *self.variables.values())
 
 
-def read_env_file(path: str | None) -> dict[str, str]:
-    """The .env values (a named file must exist; ./.env is optional). dotenv loads only if needed."""
+DEMO_MARK = "# Written by tests/demo_server.py"
+
+
+def read_env_file(path: str | None) -> SettingsFile:
+    """The env file (a named file must exist; ./.env is optional). dotenv loads only if needed."""
     if path is None:
-        if not os.path.isfile(".env"):
-            return {}
-        path = ".env"
+        path = os.path.abspath(".env")
+        if not os.path.isfile(path):
+            return SettingsFile(path, {}, read=False)
     elif not os.path.isfile(path):
         raise usage_error(f"env file not found: {path} (check --env-file)")
     text = read_text_file(path, "env file")
+    return SettingsFile(path, env_values(text), read=True, demo=text.lstrip("\ufeff").startswith(DEMO_MARK))
+
+
+def env_values(text: str) -> dict[str, str]:
     from dotenv import dotenv_values
 
     # a stream, not the path: dotenv then never guesses the encoding (1.0.0 loses a variable after a BOM)
     return {key: value for key, value in dotenv_values(stream=io.StringIO(text)).items() if value is not None}
+
+
+def user_settings_path(os_name: str = os.name, environ: Mapping[str, str] = os.environ) -> str:
+    """This user's settings file, read after ./.env: %APPDATA% on Windows, XDG_CONFIG_HOME elsewhere."""
+    if os_name == "nt":
+        import ntpath
+
+        home = environ.get("USERPROFILE") or os.path.expanduser("~")
+        return ntpath.join(environ.get("APPDATA") or ntpath.join(home, "AppData", "Roaming"), "langflow-chat", ".env")
+    import posixpath
+
+    base = environ.get("XDG_CONFIG_HOME")
+    if not base or not base.startswith("/"):  # the XDG spec: a relative path is to be ignored
+        base = posixpath.join(environ.get("HOME") or os.path.expanduser("~"), ".config")
+    return posixpath.join(base, "langflow-chat", ".env")
+
+
+def read_user_settings(path: str) -> SettingsFile:
+    """The user-level settings file, if there is one. Holding a key, it must be private to its owner
+    (as ssh requires of key files): open to others, it is refused rather than used."""
+    if not os.path.isfile(path):
+        return SettingsFile(path, {}, read=False)
+    values = env_values(read_text_file(path, "settings file"))
+    mode = os.stat(path).st_mode
+    if values.get("LANGFLOW_API_KEY", "").strip() and os.name != "nt" and mode & 0o077:
+        raise failure_error("open-settings", path=path, mode=stat.S_IMODE(mode))
+    return SettingsFile(path, values, read=True)
 
 
 BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
@@ -951,14 +1027,51 @@ def read_text_file(path: str, what: str) -> str:
         raise usage_error(f"{what} {path} is neither UTF-8 nor UTF-16 with a BOM (save it as UTF-8)") from None
 
 
-def parse_number(name: str, value: str, kind: type, minimum: float) -> Any:
+def parse_number(name: str, value: str, kind: type, minimum: float, maximum: float = math.inf) -> Any:
     try:
         number = kind(value)
     except ValueError:
         number = None
     if number is None or not math.isfinite(number) or number < minimum:
         raise usage_error(f"{name} must be a number of at least {minimum:g}, not {value!r}")
+    if number > maximum:
+        raise usage_error(f"{name} must be at most {maximum:.0f} s (what this platform can wait), not {value!r}")
     return number
+
+
+def longest_wait() -> float:
+    """The longest timeout this platform's sockets and locks can wait, in seconds."""
+    import threading
+
+    return threading.TIMEOUT_MAX
+
+
+def header_safe(value: str) -> bool:
+    """Whether an HTTP header can carry the value: Latin-1, no control characters."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(char) < 32 or ord(char) == 127 for char in value)
+
+
+API_PATH = re.compile(r"/api/v\d+(?:/|$)")
+FLOW_IN_API_PATH = re.compile(r"/api/v\d+/(?:run|webhook)/(?:advanced/)?(?P<flow>[^/]+)")
+
+
+def server_and_flow(url: str) -> tuple[str, str]:
+    """A URL copied from Langflow's API panel (http://host:7860/api/v1/run/<flow>?stream=false)
+    names the server and the flow: (the server's address, the flow or ""). Any other URL is the
+    server's address as it is (a proxy's path prefix included)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    api = API_PATH.search(parts.path)
+    if api is None:
+        return url.rstrip("/"), ""
+    flow = FLOW_IN_API_PATH.match(parts.path, api.start())
+    address = f"{parts.scheme}://{parts.netloc}{parts.path[: api.start()]}"
+    return address.rstrip("/"), unquote(flow["flow"]) if flow else ""
 
 
 def parse_tweaks(value: str | None) -> dict:
@@ -1001,39 +1114,62 @@ def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str,
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
     """Flags win, then the process environment, then the env file (each source whole, aliases included)."""
-    sources = (environ, read_env_file(args.env_file))
+    files = (read_env_file(args.env_file), read_user_settings(user_settings_path(environ=environ)))
+    sources = (SettingsFile("the environment", dict(environ), read=True), *files)
+
+    def origin(flag: Any, *names: str) -> tuple[str, SettingsFile | None]:
+        """The value and the source that gives it (None: a flag, or nothing)."""
+        if flag not in (None, ""):
+            return str(flag), None
+        found = ((source.values[name], source) for source in sources for name in names if source.values.get(name))
+        return next(found, ("", None))
 
     def setting(flag: Any, *names: str, default: str = "") -> str:
-        if flag not in (None, ""):
-            return str(flag)
-        return next((source[name] for source in sources for name in names if source.get(name)), default)
+        return origin(flag, *names)[0] or default
 
-    url = setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL", default=DEFAULT_URL).rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", url):
+    given_url, url_source = origin(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL")
+    url_given, given_url = bool(given_url), given_url or DEFAULT_URL
+    if not re.match(r"^https?://[^/\s]+", given_url):
         raise usage_error(
-            f"the server URL must start with http:// or https://, not {url!r} (check LANGFLOW_URL or --url)"
+            f"the server URL must start with http:// or https://, not {given_url!r} (check LANGFLOW_URL or --url)"
         )
+    url, flow_in_url = server_and_flow(given_url)
+    api_key, key_source = origin(None, "LANGFLOW_API_KEY")
+    api_key = api_key.strip()
+    if not header_safe(api_key):
+        raise failure_error("bad-key", source=f" in {key_source.path}" if key_source else "")
+    timeout = setting(args.timeout, "LANGFLOW_TIMEOUT", default=str(DEFAULT_TIMEOUT))
     return Config(
         url=url,
-        flow=setting(args.flow, "LANGFLOW_FLOW_ID").strip(),
-        api_key=setting(None, "LANGFLOW_API_KEY").strip(),
-        timeout=parse_number(
-            "the timeout", setting(args.timeout, "LANGFLOW_TIMEOUT", default=str(DEFAULT_TIMEOUT)), float, 0.1
-        ),
+        flow=setting(args.flow, "LANGFLOW_FLOW_ID").strip() or flow_in_url,
+        api_key=api_key,
+        timeout=parse_number("the timeout", timeout, float, 0.1, longest_wait()),
         retries=parse_number("--retries", str(args.retries), int, 0),
         tweaks=parse_tweaks(args.tweaks),
         input_type=args.input_type,
         output_type=args.output_type,
         output_component=args.output_component or "",
         verbose=args.verbose,
-        url_given=bool(setting(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL")),
+        url_given=url_given,
         variables=parse_variables(args.var, setting),
+        settings_files=files,
+        demo_env=url_source.path if url_source is not None and url_source.demo else "",
     )
 
 
 def require_flow(config: Config) -> None:
+    """No flow: say every place that was looked in, and what to do (both scripts take these flags)."""
     if not config.flow:
-        raise usage_error("no flow given (set LANGFLOW_FLOW_ID or use --flow; --list-flows shows the flows)")
+        looked = [f"{file.path} ({'read' if file.read else 'no such file'})" for file in config.settings_files]
+        places = ", ".join(["the environment", *looked[:-1]]) + (f" or {looked[-1]}" if looked else "")
+        raise failure_error("no-flow", places=places)
+
+
+def settings_read(config: Config) -> str:
+    """Which settings files were read, for --version and -v."""
+    read = [file.path for file in config.settings_files if file.read]
+    looked = " or ".join(file.path for file in config.settings_files)
+    return f"settings read from {', '.join(read)}" if read else f"settings: no file read (looked for {looked})"
 
 
 def insecure_key_warning(config: Config) -> str | None:
@@ -1152,6 +1288,7 @@ def argument_parser(prog: str, description: str, epilog: str) -> argparse.Argume
         "of the environment variable NAME; Langflow upper-cases NAME (Langflow 1.7.1+)",
     )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
+    parser.add_argument("--list-flows", action="store_true", help="list the flows this key can run, then exit")
     parser.add_argument(
         "--steps",
         action=argparse.BooleanOptionalAction,
@@ -1181,7 +1318,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--json", action="store_true", help="print JSON (the default; with --stream, one event per line)"
     )
     parser.add_argument("--stream", action="store_true", help="print the reply token by token as it arrives")
-    parser.add_argument("--list-flows", action="store_true", help="list the flows this key can run")
     parser.add_argument(
         "--file",
         action="append",
@@ -1342,7 +1478,7 @@ class Client:
                 ]
             )
         except requests.RequestException as exc:
-            raise network_error(exc, self.config.url, self.config.timeout) from exc
+            raise network_error(exc, self.config.url, self.config.timeout, self.config.demo_env) from exc
         if self.config.verbose:
             self.voice.say(f"< HTTP {response.status_code} {response.reason} ({time.monotonic() - started:.3f} s)")
             for name, value in response.headers.items():
@@ -1384,7 +1520,7 @@ class Client:
                 while chunk := read(65536, decode_content=True):
                     yield chunk
             except Exception as exc:
-                raise network_error(exc, self.config.url, self.config.timeout) from exc
+                raise network_error(exc, self.config.url, self.config.timeout, self.config.demo_env) from exc
 
         try:
             yield from self.waiting(read_all)
@@ -2038,12 +2174,7 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
     out = terminal.out
     try:
         if args.list_flows:
-            flows = list_flows(server)
-            if args.json:
-                print_json(flows, out)
-            else:
-                make_show(out)(flows_table(flows) + "\n")
-            return EXIT_OK
+            return show_flows(server, args.json, out)
         require_flow(config)
         message = read_message(args.message, stdin)
         files = readable_files(args.file)
@@ -2055,6 +2186,16 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
             return one_shot(args, server, terminal, message, session_id, tweaks)
     finally:
         server.close()
+
+
+def show_flows(server: Server, as_json: bool, out: TextIO) -> int:
+    """--list-flows (both scripts): the flows this key can run, as a table or as JSON."""
+    flows = list_flows(server)
+    if as_json:
+        print_json(flows, out)
+    else:
+        make_show(out)(flows_table(flows) + "\n")
+    return EXIT_OK
 
 
 def one_shot(
@@ -2107,9 +2248,14 @@ def print_versions(args: argparse.Namespace, out: TextIO) -> int:
     except ClientError as error:
         out.write(f"server: not configured ({error})\n")
         return EXIT_OK
+    out.write(server_line(config) + "\n")
+    out.write(terminal_safe(settings_read(config)) + "\n")
+    return EXIT_OK
+
+
+def server_line(config: Config) -> str:
     if not config.url_given:  # no request, no `requests` import: --version stays fast
-        out.write("server: not configured (set LANGFLOW_URL or --url)\n")
-        return EXIT_OK
+        return "server: not configured (set LANGFLOW_URL or --url)"
     quiet = config._replace(api_key="", timeout=VERSION_TIMEOUT, retries=0)
     server = Server(Client(quiet, Voice(io.StringIO())))
     try:
@@ -2119,8 +2265,7 @@ def print_versions(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         server.close()
     what = f"Langflow {version}" if version else "not reachable, or not a Langflow server"
-    out.write(terminal_safe(f"server: {config.url}: {what}") + "\n")
-    return EXIT_OK
+    return terminal_safe(f"server: {config.url}: {what}")
 
 
 RunFunction = Callable[["argparse.Namespace", Config, TextIO, TextIO, TextIO], int]
@@ -2139,6 +2284,8 @@ def guarded_main(
             return print_versions(args, sys.stdout)
         config = load_config(args)
         voice = Voice(sys.stderr, config.secrets)
+        if verbose:
+            voice.say(settings_read(config))
         exit_code = run(args, config, sys.stdin, sys.stdout, sys.stderr)
         sys.stdout.flush()  # a pipe closed by its reader shows here, not as an error at exit
         return exit_code
@@ -2152,13 +2299,27 @@ def guarded_main(
         if stdout_closed(error):  # the reader (head, less) closed the pipe: stop quietly
             silence_stdout()
             return EXIT_OK
-        voice.report(error, verbose)
-        return EXIT_FLOW
+        missing = missing_requirement(error)
+        voice.report(missing or error, verbose)
+        return missing.exit_code if missing else EXIT_FLOW
     finally:
         try:
             sys.stdout.flush()
         except OSError:  # after a failure, already reported: what is left cannot be written
             silence_stdout()
+
+
+REQUIRED_MODULES = ("requests", "dotenv", "urllib3", "idna", "certifi", "charset_normalizer", "chardet")
+
+
+def missing_requirement(error: BaseException) -> ClientError | None:
+    """A runtime dependency (or one of its own) not installed in the Python running the script:
+    the module, and the command that installs the requirements into this very Python."""
+    if not isinstance(error, ModuleNotFoundError) or (error.name or "").split(".")[0] not in REQUIRED_MODULES:
+        return None
+    requirements = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirements.txt")
+    python, requirements = (f'"{path}"' if " " in path else path for path in (sys.executable, requirements))
+    return failure_error("missing-module", python=python, module=error.name, requirements=requirements)
 
 
 def stdout_closed(error: BaseException) -> bool:

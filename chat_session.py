@@ -59,15 +59,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--list-sessions", action="store_true", help="list this flow's conversations on the server, then exit"
     )
-    parser.add_argument("--json", action="store_true", help="with --list-sessions: print JSON, for scripts")
+    parser.add_argument(
+        "--json", action="store_true", help="with --list-sessions or --list-flows: print JSON, for scripts"
+    )
     parser.add_argument("--forget", metavar="ID", help="delete conversation ID on the server (no prompt), then exit")
     args = parser.parse_args(argv)
     if args.continue_last and args.session_id:
         parser.error("use either --session-id or --continue, not both")
-    if args.list_sessions and args.forget:
-        parser.error("use either --list-sessions or --forget, not both")
-    if args.json and not args.list_sessions:
-        parser.error("--json goes with --list-sessions")
+    if sum(map(bool, (args.list_sessions, args.forget, args.list_flows))) > 1:
+        parser.error("use one of --list-sessions, --list-flows and --forget")
+    if args.json and not (args.list_sessions or args.list_flows):
+        parser.error("--json goes with --list-sessions or --list-flows")
     return args
 
 
@@ -976,9 +978,15 @@ def make_ask(server: core.Server, terminal: core.Terminal, stream: bool) -> Ask:
 
 
 def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    terminal = core.Terminal(stdin, out, err, config.secrets, args.steps)
+    if args.list_flows:
+        server = core.connect(config, terminal)
+        try:
+            return core.show_flows(server, args.json, terminal.out)
+        finally:
+            server.close()
     core.require_flow(config)
     folder = Path(state_dir())
-    terminal = core.Terminal(stdin, out, err, config.secrets, args.steps)
     server = core.connect(config, terminal)
     voice = terminal.voice
     last = LastSessions(folder / "sessions.json", config, voice.say)

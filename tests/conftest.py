@@ -30,13 +30,15 @@ if TYPE_CHECKING:
     from chat_session import Chat
 
 API_KEY = "sk-test-SECRET-0123456789"
+NO_USER_SETTINGS = str(TESTS / "no-user-settings")  # an XDG_CONFIG_HOME that does not exist
 
 
 def clean_env(**settings: str) -> dict[str, str]:
-    """The process environment without any LANGFLOW_* setting of the developer's, plus these."""
+    """The process environment without any LANGFLOW_* setting of the developer's (nor their user-level
+    settings file), plus these."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("LANGFLOW_")}
     env.pop("PYTHONUNBUFFERED", None)  # the client must flush by itself
-    return {**env, **settings}
+    return {**env, "XDG_CONFIG_HOME": NO_USER_SETTINGS, **settings}
 
 
 @pytest.fixture

@@ -668,8 +668,80 @@ def test_a_missing_env_file_is_a_usage_error(cli, fake):
 
 def test_no_flow_is_a_usage_error_with_a_hint(cli, fake, fake_env):
     line = error_line(cli("hi", env=without(fake_env, "LANGFLOW_FLOW_ID")), 2)
-    assert "LANGFLOW_FLOW_ID" in line and "--list-flows" in line
+    assert "LANGFLOW_FLOW_ID" in line and "--list-flows" in line and str(cli.workdir / ".env") in line
     assert fake.requests == []
+
+
+def test_no_flow_in_the_chat_suggests_what_the_chat_accepts(cli, fake, fake_env):
+    line = error_line(cli(env=without(fake_env, "LANGFLOW_FLOW_ID"), script="chat_session.py"), 2)
+    assert "--flow" in line and "LANGFLOW_FLOW_ID" in line and "--list-flows" in line
+    assert "--list-flows" in cli("--help", script="chat_session.py").stdout
+
+
+@pytest.mark.parametrize("script", ["chat_example.py", "chat_session.py"])
+def test_list_flows_in_either_script_prints_the_same_table(cli, fake, fake_env, script):
+    result = cli("--list-flows", env=without(fake_env, "LANGFLOW_FLOW_ID"), script=script)
+    assert result.returncode == 0 and result.stdout.splitlines()[0].split() == ["ENDPOINT", "ID", "NAME"]
+    assert "echo" in result.stdout
+
+
+def test_list_flows_json_in_the_chat_script(cli, fake):
+    result = cli("--list-flows", "--json", script="chat_session.py")
+    assert [flow["endpoint_name"] for flow in json.loads(result.stdout)] == ["echo", None]
+
+
+def test_a_url_copied_from_the_api_panel_runs_the_flow_it_names(cli, fake, fake_env):
+    url = f"{fake.url}/api/v1/run/echo?stream=false"
+    result = cli("--text", "hi", env={**without(fake_env, "LANGFLOW_FLOW_ID"), "LANGFLOW_URL": url})
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+    assert [seen.path for seen in fake.runs()] == ["/api/v1/run/echo"]
+
+
+def test_a_url_ending_in_the_api_path_reaches_the_server(cli, fake, fake_env):
+    result = cli("--text", "hi", env={**fake_env, "LANGFLOW_URL": f"{fake.url}/api/v1"})
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+
+
+SCRIPTS_AND_MESSAGES = [("chat_example.py", ["hi"]), ("chat_session.py", [])]
+
+
+@pytest.mark.parametrize("script, message", SCRIPTS_AND_MESSAGES)
+def test_a_timeout_beyond_what_the_platform_can_wait_is_a_usage_error(cli, fake, script, message):
+    line = error_line(cli(*message, "--timeout", "99999999999", script=script), 2)
+    assert "the timeout must be at most" in line and fake.requests == []
+
+
+@pytest.mark.parametrize("key", ["sk-SECRET\nX", "sk-SECRET-é€"], ids=["newline", "not-latin-1"])
+def test_a_key_a_header_cannot_carry_is_a_configuration_error(cli, fake, fake_env, key):
+    (cli.workdir / ".env").write_text(f'LANGFLOW_API_KEY="{key}"\n', encoding="utf-8")
+    line = error_line(cli("hi", env=without(fake_env, "LANGFLOW_API_KEY")), 2)
+    assert "HTTP header" in line and str(cli.workdir / ".env") in line and "SECRET" not in line
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("script, message", SCRIPTS_AND_MESSAGES)
+@pytest.mark.parametrize("module, dotenv", [("dotenv", True), ("requests", False)])
+def test_a_python_without_the_dependencies_names_the_module_and_the_install_command(
+    fake_env, tmp_path, script, message, module, dotenv
+):
+    """-S: the Python without its site-packages, as a system Python without the requirements."""
+    if dotenv:
+        (tmp_path / ".env").write_text("LANGFLOW_TIMEOUT=30\n")
+    command = [sys.executable, "-S", str(ROOT / script), *message]
+    result = subprocess.run(command, capture_output=True, text=True, env=fake_env, cwd=tmp_path, timeout=60)
+    line = error_line(result, 2)
+    assert f"lacks the module {module} " in line
+    assert f"{sys.executable} -m pip install -r {ROOT / 'requirements.txt'}" in line
+
+
+def test_a_settings_file_from_a_demo_server_that_is_gone_says_so(cli, fake_env):
+    demo_env = (
+        f"# Written by tests/demo_server.py: a throwaway local Langflow.\nLANGFLOW_URL=http://127.0.0.1:{free_port()}\n"
+    )
+    (cli.workdir / ".env").write_text(demo_env + "LANGFLOW_FLOW_ID=counter\n")
+    result = cli("hi", env=without(fake_env, *SETTINGS))
+    line = error_line(result, 4)
+    assert "the demo server that wrote" in line and "tests/demo_server.py" in line
 
 
 @pytest.mark.parametrize(
@@ -796,17 +868,18 @@ def test_a_missing_file_is_a_usage_error_and_nothing_is_sent(cli, fake):
 def test_version_shows_the_clients_and_the_servers_langflow_version(cli, fake, script, flag):
     result = cli(flag, script=script)
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == f"{script} 1.0.0\nserver: {fake.url}: Langflow 1.13.0\n"
+    assert result.stdout.splitlines()[:2] == [f"{script} 1.0.0", f"server: {fake.url}: Langflow 1.13.0"]
     (asked,) = fake.requests
     assert asked.path == "/api/v1/version"
 
 
 def test_version_without_a_configured_server_asks_nothing(cli, fake, fake_env):
     result = cli("--version", env=without(fake_env, "LANGFLOW_URL"))
-    assert (result.returncode, result.stdout) == (
-        0,
-        "chat_example.py 1.0.0\nserver: not configured (set LANGFLOW_URL or --url)\n",
-    )
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[:2] == [
+        "chat_example.py 1.0.0",
+        "server: not configured (set LANGFLOW_URL or --url)",
+    ]
     assert fake.requests == []
 
 
@@ -820,6 +893,50 @@ def test_version_does_not_wait_long_for_a_server_that_does_not_answer(cli, fake)
     fake.script("/api/v1/version", Reply(delay=60))
     result = cli("--version", timeout=20)
     assert result.stdout.splitlines()[1] == f"server: {fake.url}: not reachable, or not a Langflow server"
+
+
+def user_settings_file(env: dict[str, str], tmp_path, text: str) -> str:
+    """Write the user-level settings file, private to its owner; the environment that reads it."""
+    path = tmp_path / "config" / "langflow-chat" / ".env"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return {**env, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
+@pytest.mark.parametrize("script", ["chat_example.py", "chat_session.py"])
+def test_version_says_which_settings_files_were_read(cli, fake_env, tmp_path, script):
+    env = user_settings_file(fake_env, tmp_path, "LANGFLOW_TIMEOUT=30\n")
+    (cli.workdir / ".env").write_text("LANGFLOW_FLOW_ID=echo\n", encoding="utf-8")
+    last = cli("--version", env=env, script=script).stdout.splitlines()[-1]
+    assert last == f"settings read from {cli.workdir / '.env'}, {tmp_path / 'config' / 'langflow-chat' / '.env'}"
+
+
+def test_version_says_where_it_looked_when_no_settings_file_was_read(cli, fake_env):
+    last = cli("--version").stdout.splitlines()[-1]
+    assert last.startswith("settings: no file read (looked for ") and str(cli.workdir / ".env") in last
+
+
+def test_verbose_says_which_settings_files_were_read(cli, fake_env, tmp_path):
+    env = user_settings_file(fake_env, tmp_path, "LANGFLOW_TIMEOUT=30\n")
+    result = cli("-v", "hi", env=env)
+    assert result.stderr.splitlines()[0] == f"settings read from {tmp_path / 'config' / 'langflow-chat' / '.env'}"
+
+
+def test_the_user_settings_file_is_used_from_any_folder(cli, fake, fake_env, tmp_path):
+    settings = f"LANGFLOW_URL={fake.url}\nLANGFLOW_FLOW_ID=echo\nLANGFLOW_API_KEY={API_KEY}\n"
+    env = user_settings_file(
+        without(fake_env, "LANGFLOW_URL", "LANGFLOW_FLOW_ID", "LANGFLOW_API_KEY"), tmp_path, settings
+    )
+    result = cli("--text", "hi", env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hi\n", "")
+
+
+def test_a_user_settings_file_with_a_key_others_can_read_is_refused_before_any_request(cli, fake, fake_env, tmp_path):
+    env = user_settings_file(fake_env, tmp_path, "LANGFLOW_API_KEY=sk-user-SECRET\n")
+    (tmp_path / "config" / "langflow-chat" / ".env").chmod(0o644)
+    line = error_line(cli("hi", env=env), 2)
+    assert "chmod 600" in line and "SECRET" not in line and fake.requests == []
 
 
 def test_version_with_a_bad_configuration_still_shows_the_clients_version(cli, fake_env):

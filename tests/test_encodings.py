@@ -141,12 +141,23 @@ NOT_READABLE = {
 
 
 def settings_from(*argv: str) -> core.Config:
-    return core.load_config(core.parse_args(["hi", *argv]), {})
+    """The settings of a run in the current folder; the user's settings folder is ./config."""
+    return core.load_config(core.parse_args(["hi", *argv]), {"XDG_CONFIG_HOME": os.path.abspath("config")})
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_a_dotenv_is_read_in_utf8_with_or_without_a_bom_and_in_utf16_with_one(in_tmp, encoding):
     (in_tmp / ".env").write_bytes(ENCODINGS[encoding])
+    config = settings_from()
+    assert (config.url, config.flow, config.api_key) == ("http://127.0.0.1:9", "flow-é", API_KEY)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_the_user_settings_file_is_read_in_utf8_with_or_without_a_bom_and_in_utf16_with_one(in_tmp, encoding):
+    path = in_tmp / "config" / "langflow-chat" / ".env"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(ENCODINGS[encoding])
+    path.chmod(0o600)
     config = settings_from()
     assert (config.url, config.flow, config.api_key) == ("http://127.0.0.1:9", "flow-é", API_KEY)
 
@@ -194,7 +205,7 @@ def test_an_unreadable_dotenv_is_one_line_without_the_key_even_verbose(fake_env,
     result = cli("hi", *flags)
     assert result.returncode == core.EXIT_USAGE
     assert result.stderr.splitlines()[-1] == (
-        "error: env file .env is neither UTF-8 nor UTF-16 with a BOM (save it as UTF-8)"
+        f"error: env file {cli.workdir / '.env'} is neither UTF-8 nor UTF-16 with a BOM (save it as UTF-8)"
     )
     assert API_KEY not in result.stderr
 

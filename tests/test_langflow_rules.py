@@ -43,12 +43,14 @@ from chat_example import (
     read_message,
     reply_text,
     reply_texts,
+    require_flow,
     retry_after,
     show_stream,
     split_events,
     streamed_outputs,
     terminal_safe,
     turn_error,
+    user_settings_path,
 )
 
 no_deadline = settings(deadline=None)
@@ -709,11 +711,22 @@ def write_env(path: Path, **settings: str) -> None:
 
 
 def config(*argv: str, **environ: str) -> Config:
-    return load_config(parse_args(["hi", *argv]), environ)
+    """The settings of a run in the current folder; the user's settings folder is ./config."""
+    return load_config(parse_args(["hi", *argv]), {"XDG_CONFIG_HOME": os.path.abspath("config"), **environ})
+
+
+def user_settings(folder: Path, mode: int = 0o600, **settings: str) -> Path:
+    """The user-level settings file of `config`, holding these settings."""
+    path = folder / "config" / "langflow-chat" / ".env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_env(path, **settings)
+    path.chmod(mode)
+    return path
 
 
 def test_the_defaults_apply_without_any_setting(in_tmp):
-    assert config() == Config(url=DEFAULT_URL, flow="", api_key="", timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES)
+    expected = Config(url=DEFAULT_URL, flow="", api_key="", timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES)
+    assert config()._replace(settings_files=()) == expected
 
 
 def test_a_dotenv_in_the_working_folder_is_read(in_tmp):
@@ -756,6 +769,121 @@ def test_env_file_is_read_instead_of_the_dotenv(in_tmp):
     write_env(in_tmp / "other.env", LANGFLOW_FLOW_ID="from-other")
     chosen = config("--env-file", str(in_tmp / "other.env"))
     assert (chosen.flow, chosen.api_key) == ("from-other", "")
+
+
+def test_the_user_settings_file_is_read_when_nothing_else_sets_a_value(in_tmp):
+    user_settings(in_tmp, LANGFLOW_URL="http://user:5", LANGFLOW_FLOW_ID="u", LANGFLOW_API_KEY="k")
+    chosen = config()
+    assert (chosen.url, chosen.flow, chosen.api_key) == ("http://user:5", "u", "k")
+
+
+def test_the_dotenv_beats_the_user_settings_file(in_tmp):
+    user_settings(in_tmp, LANGFLOW_FLOW_ID="from-user-file", LANGFLOW_TIMEOUT="7")
+    write_env(in_tmp / ".env", LANGFLOW_FLOW_ID="from-dotenv")
+    chosen = config()
+    assert (chosen.flow, chosen.timeout) == ("from-dotenv", 7.0)
+
+
+def test_the_environment_beats_the_user_settings_file(in_tmp):
+    user_settings(in_tmp, LANGFLOW_FLOW_ID="from-user-file")
+    assert config(LANGFLOW_FLOW_ID="from-environ").flow == "from-environ"
+
+
+def test_the_user_settings_file_is_read_after_an_env_file(in_tmp):
+    user_settings(in_tmp, LANGFLOW_FLOW_ID="from-user-file", LANGFLOW_API_KEY="k")
+    write_env(in_tmp / "other.env", LANGFLOW_FLOW_ID="from-other")
+    chosen = config("--env-file", "other.env")
+    assert (chosen.flow, chosen.api_key) == ("from-other", "k")
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_a_user_settings_file_holding_a_key_that_others_can_read_is_refused(in_tmp, mode):
+    path = user_settings(in_tmp, mode=mode, LANGFLOW_API_KEY="sk-user-secret")
+    with pytest.raises(ClientError) as caught:
+        config()
+    assert caught.value.exit_code == EXIT_USAGE
+    assert f"chmod 600 {path}" in str(caught.value) and "sk-user-secret" not in str(caught.value)
+
+
+def test_a_user_settings_file_without_a_key_may_be_readable_by_others(in_tmp):
+    user_settings(in_tmp, mode=0o644, LANGFLOW_FLOW_ID="shared")
+    assert config().flow == "shared"
+
+
+def test_the_settings_files_read_are_listed_in_order(in_tmp):
+    path = user_settings(in_tmp, LANGFLOW_FLOW_ID="u")
+    write_env(in_tmp / ".env", LANGFLOW_URL="http://env-file:1")
+    files = config().settings_files
+    assert [(file.path, file.read) for file in files] == [(str(in_tmp / ".env"), True), (str(path), True)]
+
+
+def test_the_user_settings_file_follows_xdg_config_home():
+    environ = {"XDG_CONFIG_HOME": "/srv/config", "HOME": "/home/ann"}
+    assert user_settings_path("posix", environ) == "/srv/config/langflow-chat/.env"
+
+
+@pytest.mark.parametrize("xdg", ["", "relative/config"])
+def test_the_user_settings_file_defaults_to_dot_config_in_home(xdg):
+    environ = {"XDG_CONFIG_HOME": xdg, "HOME": "/home/ann"}
+    assert user_settings_path("posix", environ) == "/home/ann/.config/langflow-chat/.env"
+
+
+def test_the_user_settings_file_is_in_appdata_on_windows():
+    environ = {"APPDATA": r"C:\Users\ann\AppData\Roaming", "XDG_CONFIG_HOME": "/srv/config"}
+    assert user_settings_path("nt", environ) == r"C:\Users\ann\AppData\Roaming\langflow-chat\.env"
+
+
+def test_no_flow_names_every_place_it_looked_in_and_the_flag(in_tmp):
+    places = ("--flow", "LANGFLOW_FLOW_ID", "the environment", str(in_tmp / ".env"), str(in_tmp / "config"))
+    with fails_with(EXIT_USAGE, "no flow given", *places):
+        require_flow(config())
+
+
+@pytest.mark.parametrize(
+    "url, server, flow",
+    [
+        (
+            "http://host:7860/api/v1/run/0b6a3b0e-1111-4c3a-9d55-000000000001?stream=false",
+            "http://host:7860",
+            "0b6a3b0e-1111-4c3a-9d55-000000000001",
+        ),
+        ("http://host:7860/api/v1/run/advanced/my-flow", "http://host:7860", "my-flow"),
+        ("http://host:7860/api/v1/webhook/my%20flow", "http://host:7860", "my flow"),
+        ("https://proxy.example/langflow/api/v1/run/my-flow", "https://proxy.example/langflow", "my-flow"),
+        ("http://host:7860/api/v1", "http://host:7860", ""),
+        ("http://host:7860/api/v1/", "http://host:7860", ""),
+    ],
+)
+def test_a_url_copied_from_the_api_panel_gives_the_server_and_the_flow(in_tmp, url, server, flow):
+    chosen = config(LANGFLOW_URL=url)
+    assert (chosen.url, chosen.flow) == (server, flow)
+
+
+def test_a_flow_set_otherwise_beats_the_flow_in_the_url(in_tmp):
+    chosen = config("--flow", "mine", LANGFLOW_URL="http://host:7860/api/v1/run/theirs")
+    assert (chosen.url, chosen.flow) == ("http://host:7860", "mine")
+
+
+def test_a_proxy_path_without_the_api_path_is_kept(in_tmp):
+    assert config(LANGFLOW_URL="https://proxy.example/langflow/").url == "https://proxy.example/langflow"
+
+
+def test_a_timeout_beyond_what_the_platform_can_wait_is_a_usage_error(in_tmp):
+    with fails_with(EXIT_USAGE, "the timeout must be at most", "99999999999"):
+        config("--timeout", "99999999999")
+
+
+@pytest.mark.parametrize("key", ["SECRET\nrest", "SECRET\trest", "SECRET\x7f", "SECRETé€", "SECRET😀"])
+def test_a_key_a_header_cannot_carry_is_a_configuration_error_that_does_not_show_it(in_tmp, key):
+    with pytest.raises(ClientError) as caught:
+        config(LANGFLOW_API_KEY=key)
+    assert caught.value.exit_code == EXIT_USAGE
+    assert "HTTP header" in str(caught.value) and "the environment" in str(caught.value)
+    assert "SECRET" not in str(caught.value)
+
+
+def test_a_latin1_key_is_accepted(in_tmp):
+    assert config(LANGFLOW_API_KEY="sk-é").api_key == "sk-é"
 
 
 def test_a_missing_env_file_is_a_usage_error(in_tmp):

@@ -609,11 +609,11 @@ def test_verbose_listing_and_forgetting_never_show_the_key(shell, fake: FakeLang
     assert "[redacted]" in outputs[0].stderr
 
 
-def test_json_goes_only_with_list_sessions(shell) -> None:
+def test_json_goes_only_with_list_sessions_or_list_flows(shell) -> None:
     result = shell("--json")
     assert (result.returncode, result.stderr) == (
         2,
-        "error: --json goes with --list-sessions (see chat_session.py --help)\n",
+        "error: --json goes with --list-sessions or --list-flows (see chat_session.py --help)\n",
     )
 
 

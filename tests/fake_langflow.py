@@ -253,6 +253,7 @@ class Job:
     request: dict | None = None  # the pause waiting for an answer
     decisions: list[dict] = field(default_factory=list)  # every resume body accepted, in order
     reply: str | None = None  # the text of its last `output` event
+    error: dict | None = None  # its `error` event's data: the run failed
     hang: bool = False  # its event stream never ends (and the status stays in_progress) until stopped
     gap: float = 0.0  # seconds between live frames
     cut_after: int | None = None  # the next event stream is cut after this many frames (a dropped connection)
@@ -316,7 +317,8 @@ class V2Workflows:
         return json_reply({**job_links(job), "object": "job", "status": "queued", "errors": [], "globals": {}})
 
     def advance(self, job: Job, decision: dict | None) -> None:
-        """Run the job's next stage: append its events; suspend it at a pause, else complete it."""
+        """Run the job's next stage: append its events; fail it at an `error` event (error_event(...,
+        "message") makes one), suspend it at a pause, else complete it."""
         stage = job.stages.popleft() if job.stages else []
         if isinstance(stage, dict):
             stage = stage.get((decision or {}).get("action_id"), [])
@@ -333,8 +335,14 @@ class V2Workflows:
                 job.request = request
             if event.get("event") == "output":
                 job.reply = event["data"].get("content")
+            if event.get("event") == "error":
+                job.error = event["data"]
             job.events.append(event)
-        if job.request is not None:
+        if job.error is not None:  # as 1.13: the stream still ends with `end`; the status is a 500
+            job.status = "failed"
+            text, component = job.error.get("text", ""), job.error.get("sender_name", "")
+            self.store(job.session_id, component, text, sender_name=component, category="error", error=True)
+        elif job.request is not None:
             job.status = "suspended"
             self.store(job.session_id, "Machine", "", content_blocks=[pause_block(job)])
         elif not job.hang:
@@ -394,7 +402,7 @@ class V2Workflows:
             detail = {"error": "Workflow job not found", "code": "JOB_NOT_FOUND", "job_id": job_id}
             return json_reply({"detail": {**detail, "message": f"Workflow job {job_id} not found"}}, status=404)
         if job.status == "failed":
-            detail = {"error": "Job failed", "code": "JOB_FAILED", "job_id": job_id, "error_detail": None}
+            detail = {"error": "Job failed", "code": "JOB_FAILED", "job_id": job_id, "error_detail": job.error}
             return json_reply({"detail": {**detail, "message": f"Job {job_id} has failed execution."}}, status=500)
         if job.status != "completed":
             return json_reply({**job_links(job), "object": "job", "status": job.status, "errors": [], "globals": {}})

@@ -42,7 +42,10 @@ EXTRA_REQUIREMENTS = {
     # setuptools 81 dropped pkg_resources, which 1.0 imports at start-up; with a newer fastapi every
     # request of 1.0 answers 500 "'_IncludedRouter' object has no attribute 'path'"
     "1.0.": ["setuptools<81", "fastapi==0.115.4"],
-    "1.4.": ["elevenlabs<2"],  # elevenlabs 2 needs a newer websockets than 1.4 allows
+    # elevenlabs 2 needs a newer websockets than 1.3 to 1.5 allow: start-up dies importing it
+    "1.3.": ["elevenlabs<2"],
+    "1.4.": ["elevenlabs<2"],
+    "1.5.": ["elevenlabs<2"],
 }
 
 # Settings that keep a test server local, quiet and self-contained on a closed network.

@@ -2207,7 +2207,13 @@ def one_shot(
     out = terminal.out
     run = {"tweaks": tweaks, "continues": bool(args.session_id), "on_step": terminal.on_step()}
     if args.stream and args.json:
-        reply = ask(server, message, session_id, on_event=lambda event: print_json(event, out, compact=True), **run)
+
+        def print_event(event: dict) -> None:
+            if event.get("event") == "error":  # the server's own words, which may echo the key
+                event = json.loads(terminal.voice.redact(json.dumps(event)))
+            print_json(event, out, compact=True)
+
+        reply = ask(server, message, session_id, on_event=print_event, **run)
         reply_text(reply.result)
         return EXIT_OK
     show = make_show(out)

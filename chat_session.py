@@ -495,8 +495,9 @@ def stored_on(server: core.Server) -> Stored:
         return "(empty reply)" if stored else "(not stored by this server)"
 
     def history(session_id: str) -> list[tuple[str, str]]:
+        """A stored error can hold what the server echoed, the key included: redacted like stderr."""
         messages = core.session_messages(server, session_id)
-        return [(str(m.get("sender", "")), stored_text(m, empty_reply_mark)) for m in messages]
+        return [(str(m.get("sender", "")), server.voice.redact(stored_text(m, empty_reply_mark))) for m in messages]
 
     return Stored(
         history=history,
@@ -648,27 +649,32 @@ class Conversation:
         self.last.remember(name)
         self.note(f"renamed {old} to {name}")
 
+    def delete(self, session_id: str, confirm: Callable[[str], bool]) -> int | None:
+        """Delete a conversation on the server once confirm() says yes; -c lets go of it. How many
+        messages it had (0: nothing was stored), or None if it was kept."""
+        stored = self.stored.messages(session_id)
+        if stored and not confirm(f"Delete conversation {session_id} ({len(stored)} messages) on the server? [y/N] "):
+            return None
+        if stored:
+            self.stored.forget(session_id)
+        self.last.moved(session_id, None)
+        return len(stored)
+
     def forget(self, confirm: Callable[[str], bool]) -> None:
-        """Delete this conversation on the server (after y at the prompt), then start a fresh one."""
+        """/forget: delete this conversation (after y at the prompt), then start a fresh one."""
         old = self.session_id
-        stored = self.stored.messages(old)
-        if stored and not confirm(f"Delete conversation {old} ({len(stored)} messages) on the server? [y/N] "):
+        if self.delete(old, confirm) is None:
             self.note("kept")
             return
-        if stored:
-            self.stored.forget(old)
-        self.last.moved(old, None)
         self.session_id = core.new_session_id()
         self.note(f"forgot {old}; new session: {self.session_id}")
 
     def forget_other(self, session_id: str, flow: str) -> None:
-        """--forget ID: delete another conversation of this flow, without asking (for scripts)."""
-        stored = self.stored.messages(session_id)
-        if not stored:
+        """--forget ID: delete a conversation of this flow without asking (for scripts)."""
+        count = self.delete(session_id, confirm=lambda _question: True)
+        if not count:
             raise core.failure_error("unknown-conversation", session_id=session_id, flow=flow)
-        self.stored.forget(session_id)
-        self.last.moved(session_id, None)
-        self.note(f"forgot conversation {session_id} ({len(stored)} messages)")
+        self.note(f"forgot conversation {session_id} ({count} messages)")
 
     def save(self, argument: str, confirm: Callable[[str], bool]) -> None:
         """Write the conversation as the server stored it; an existing file is replaced only after y."""

@@ -122,6 +122,7 @@ class Plan:
     turns: int  # the conversation
     memory_turns: int  # the long conversation whose RSS must stay flat
     import_runs: int  # -X importtime repetitions
+    one_shot_only: bool = False  # --one-shot: the one-shot table alone, against the local server
 
 
 FULL = Plan(runs=30, langflow_runs=40, token_runs=3, turns=100, memory_turns=500, import_runs=7)
@@ -263,6 +264,7 @@ class Target:
     flow: str
     api_key: str
     workdir: Path
+    before: tuple[str, str] | None = None  # (a git revision, its chat_example.py), timed beside today's
 
     def env(self, **extra: str) -> dict[str, str]:
         """A user's shell pointed at the server. Our PYTHON* settings would change what is measured
@@ -410,6 +412,8 @@ def one_shot_commands(target: Target, sdk_python: str | None) -> dict[str, list[
     if sdk_python:
         commands["`langflow-sdk` (`Client.run`)"] = [sdk_python, "-c", SDK_RUN, MESSAGE]
     commands[CLIENT] = [PYTHON, CHAT_EXAMPLE, "--text", MESSAGE]
+    if target.before is not None:
+        commands[f"`chat_example.py --text` at {target.before[0]}"] = [PYTHON, target.before[1], "--text", MESSAGE]
     return commands
 
 
@@ -896,10 +900,15 @@ def measure_imports(table: Table, target: Target, runs: int, shown: int = 10) ->
 # --- The runs ---------------------------------------------------------------------------------
 
 
-def fake_server_phase(tables: dict[str, Table], workdir: Path, plan: Plan, sdk_python: str | None) -> None:
+def fake_server_phase(
+    tables: dict[str, Table], workdir: Path, plan: Plan, sdk_python: str | None, before: tuple[str, str] | None
+) -> None:
     """Everything against the tests' local server (in this process), before Langflow loads the machine."""
     with contextlib.closing(BenchFake()) as fake:
-        target = Target("local test server", fake.url, "echo", API_KEY, workdir)
+        target = Target("local test server", fake.url, "echo", API_KEY, workdir, before)
+        if plan.one_shot_only:
+            measure_one_shot(tables["one_shot"], target, sdk_python, plan.runs)
+            return
         measure_startup(tables["startup"], target, plan.runs)
         measure_imports(tables["imports"], target, plan.import_runs)
         measure_one_shot(tables["one_shot"], target, sdk_python, plan.runs)
@@ -943,18 +952,28 @@ def machine_line(langflow: str, sdk_python: str | None) -> str:
     )
 
 
+def git_show(revision: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few runs against the local server only")
     parser.add_argument("--no-langflow", action="store_true", help="skip the real Langflow (no 35 s start)")
     parser.add_argument("--sdk-python", help="Python of an environment with langflow-sdk (tests/bench makes one)")
+    parser.add_argument("--one-shot", action="store_true", help="only the one-shot table, against the local server")
+    parser.add_argument(
+        "--before", metavar="REV", help="also time chat_example.py --text as it was at this git revision"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = QUICK if args.quick else FULL
-    with_langflow = not (args.quick or args.no_langflow)
+    plan = replace(QUICK if args.quick else FULL, one_shot_only=args.one_shot)
+    with_langflow = not (args.quick or args.no_langflow or args.one_shot)
     # abspath, not resolve(): a virtual environment's python is a symlink that must stay one
     sdk_python = os.path.abspath(args.sdk_python) if args.sdk_python and not args.quick else None
     began = time.monotonic()
@@ -962,13 +981,20 @@ def main(argv: list[str] | None = None) -> int:
     tables = new_tables()
     try:
         with tempfile.TemporaryDirectory(prefix="langflow-bench-") as temp:
-            fake_server_phase(tables, Path(temp), plan, sdk_python)
+            before = None
+            if args.before:
+                old = Path(temp) / "before" / "chat_example.py"
+                old.parent.mkdir()
+                old.write_text(git_show(args.before, "chat_example.py"), encoding="utf-8")
+                before = (args.before, str(old))
+            fake_server_phase(tables, Path(temp), plan, sdk_python, before)
             if with_langflow:
                 langflow_phase(tables, Path(temp), plan, sdk_python)
     except BenchError as error:
         log(f"failed: {error}")
         return 1
     command = "bash tests/bench" + " --quick" * args.quick + " --no-langflow" * args.no_langflow
+    command += " --one-shot" * args.one_shot + (f" --before {args.before}" if args.before else "")
     print(f"{header}\n\nCommand: `{command}` ({'quick' if args.quick else 'full'} run)\n")
     print("\n".join(table.markdown() for table in tables.values() if table.rows))
     print(f"Took {time.monotonic() - began:.0f} s.")

@@ -276,8 +276,8 @@ def test_session_id_and_continue_carry_the_count_on(session):
 
 
 @pytest.mark.feature("history")
-@pytest.mark.lacks("1.1.1", reason=STORES_STREAM_EMPTY)
 def test_history_shows_the_stored_turns(session):
+    # on a release that stores a streamed reply empty (1.1.1), the chat asks without streaming
     child = session()
     say(child, "first question")
     assert say(child, "/history").startswith("/history\nUser: first question\nAI: turn 1: first question\n")
@@ -292,9 +292,11 @@ def test_history_shows_turns_sent_without_streaming(session):
 
 @pytest.mark.feature("history")
 @pytest.mark.only("1.1.1", reason=f"only Langflow 1.1.1 {STORES_STREAM_EMPTY}")
-def test_history_says_when_the_server_did_not_store_a_streamed_reply(session):
-    child = session()
-    say(child, "first question")
+def test_history_says_when_the_server_did_not_store_a_streamed_reply(run, session):
+    # a new one-shot conversation streams (nothing is to continue it), so 1.1.1 stores its reply empty
+    streamed = run("--stream", "-v", "first question")
+    session_id = re.search(r"session id: (\S+)", streamed.stderr)[1]
+    child = session("--session-id", session_id)
     assert say(child, "/history").startswith("/history\nUser: first question\nAI: (not stored by this server)\n")
 
 

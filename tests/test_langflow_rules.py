@@ -31,6 +31,7 @@ from chat_example import (
     Config,
     StreamEnded,
     detail_message,
+    dialect_for,
     error_body_message,
     flow_failure,
     insecure_key_warning,
@@ -952,3 +953,25 @@ def test_a_component_failing_on_its_model_provider_reads_component_and_message()
 
 def test_text_that_only_looks_like_a_providers_error_is_kept_as_it_is():
     assert detail_message("Error code: 400 - {not python}") == "Error code: 400 - {not python}"
+
+
+# --- Dialects: dialect_for ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "stores"),
+    [("1.0.19", False), ("1.1.1", False), ("1.1.2", True), ("1.1.4", True), ("1.2.0", True), ("1.13.0", True)],
+)
+def test_streamed_replies_are_stored_with_their_text_from_langflow_1_1_2(version, stores):
+    # seen on real servers: 1.1.1 stores a streamed reply with "" as its text, 1.1.2 to 1.2.0 store it whole
+    assert dialect_for(version).stores_streamed_replies is stores
+
+
+@pytest.mark.parametrize(("version", "one_path"), [("1.1.1", True), ("1.1.4", True), ("1.2.0", False)])
+def test_a_chat_inputs_files_are_one_path_before_langflow_1_2(version, one_path):
+    assert dialect_for(version).files_as_string is one_path
+
+
+@pytest.mark.parametrize("version", [None, "", "nightly"])
+def test_a_server_that_does_not_say_its_release_is_taken_as_the_newest(version):
+    assert dialect_for(version) == dialect_for("99.0.0")._replace(version=version)

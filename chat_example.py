@@ -159,6 +159,7 @@ FAILURES: dict[int | str, Failure] = {
     "missing-endpoint": Failure(
         "{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", EXIT_FLOW
     ),
+    "not-offered": Failure("{server} does not offer {what}", "a Langflow server does", EXIT_FLOW),
     "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", EXIT_FLOW),
     "no-text": Failure(
         "the flow returned no message",
@@ -191,9 +192,7 @@ FAILURES: dict[int | str, Failure] = {
         "install the client's requirements: {python} -m pip install -r {requirements}",
         EXIT_USAGE,
     ),
-    "unknown-flow-name": Failure(
-        "no flow with endpoint name {flow!r} on this server", "--list-flows shows the flows", EXIT_FLOW
-    ),
+    "unknown-flow-name": Failure("no flow named {flow!r} on {server}", "--list-flows shows the flows", EXIT_FLOW),
     "unknown-conversation": Failure(
         "no conversation {session_id!r} stored for flow {flow}", "--list-sessions lists them", EXIT_FLOW
     ),
@@ -309,7 +308,7 @@ def detail_message(detail: Any) -> str:
         if "msg" in detail:  # one item of a 422 list
             where = ".".join(str(part) for part in detail.get("loc", []) if part != "body")
             return f"{where}: {detail['msg']}" if where else str(detail["msg"])
-        for key in ("detail", "message", "error", "text", "exception"):
+        for key in ("detail", "message", "error", "text", "exception", "result"):  # result: lfx serve
             value = detail.get(key)
             if value and isinstance(value, (str, list, dict)):
                 return detail_message(value)
@@ -435,7 +434,10 @@ def run_outputs(response: Any) -> Iterator[dict]:
 
 
 def reply_texts(response: Any) -> list[str]:
-    """Every output component's text, in order; "" for an empty message; none if no output holds one."""
+    """Every output component's text, in order; "" for an empty message; none if no output holds one.
+    `lfx serve` answers {"result": text, "success": ...} instead: its one text."""
+    if isinstance(response, dict) and isinstance(response.get("result"), str) and "outputs" not in response:
+        return [response["result"]]
     return [text for output in run_outputs(response) if (text := output_text(output)) is not None]
 
 
@@ -481,6 +483,9 @@ def with_streamed_text(output: dict, text: str) -> None:
 #   -------  ------------------------------------------------------------  -------------------------
 #   (1.0)    stream=true answers JSON whose outputs point at a stream_url   by its shape: ask(),
 #            (real SSE, {"chunk": ...} lines)                               follow_stream_urls()
+#   (1.0)    the flow list answers 500 to an API key when auto-login is     flows_by_folder, asked
+#            off ('UserRead' object has no attribute 'flows'): flows are    after that 500:
+#            listed folder by folder (fixed in 1.1)                         list_flows()
 #   1.1.2    stream=true answers the event stream (a JSON object a line)    by its content type: ask()
 #   1.1.2    a streamed reply is stored with its text (before: empty, so    stores_streamed_replies
 #            memory and /history lose the AI's side)
@@ -497,17 +502,51 @@ def with_streamed_text(output: dict, text: str) -> None:
 #   1.11     the v2 workflows API (background runs, human input)            not used yet
 #   1.13     a failed stream sends two `error` events, seconds apart        by its shape: ask() stops
 #                                                                           at the first
+#   lfx      `lfx serve` (Langflow's runtime without UI or database):      LFX_SERVE:
+#   serve    no /api/v1 paths (its router's 404); GET /health answers      Server.dialect(),
+#            {"status": "healthy", "flow_count": N}                         speaks_langflow_api
+#            runs at POST /flows/{id}/stream (the v1 event stream, but one  runs_at
+#            `end`, no tokens), flows only by id                            routes_endpoint_names
+#            the result is {"result": text, "success": ...}                 by its shape: reply_texts()
+#            flows listed at GET /flows ({id, title, description})          flows_at
+#            no stored messages (history, sessions, rename, forget)         stores_conversations
+#            tweaks, input/output types and files are not used             takes_tweaks
+#            401, not 403, for a missing or wrong key                       by its status: FAILURES
 #
-# A server that does not say its version (GET /api/v1/version) is taken as the newest.
+# A server that does not say its version (GET /api/v1/version) and is not `lfx serve` is taken as
+# the newest Langflow.
 
 
 class Dialect(NamedTuple):
-    """What a Langflow server speaks, as named capabilities (Server.dialect asks once per server)."""
+    """What a server speaks, as named capabilities (Server.dialect asks once per server)."""
 
     version: str | None  # as the server says it, for messages; None if it did not say
     stores_streamed_replies: bool  # a streamed reply is stored with its text
     files_as_string: bool  # a Chat Input's `files` is one path string, not a list
     takes_variable_headers: bool  # /run honours X-LANGFLOW-GLOBAL-VAR-<NAME> headers (--var)
+    flows_by_folder: bool = False  # the flow list may fail: list flows through GET /api/v1/folders/
+    name: str = "this server"  # what messages call the server: "Langflow 1.13.0", "lfx serve"
+    speaks_langflow_api: bool = True  # the server answers Langflow's /api/v1 paths
+    runs_at: str = "/api/v1/run/{flow}?stream={stream}"  # where a run is sent
+    routes_endpoint_names: bool = True  # runs take an endpoint name (else only the id: names are looked up)
+    flows_at: str = "/api/v1/flows/"  # the flow listing
+    stores_conversations: bool = True  # messages are stored: history, sessions, rename, forget
+    takes_tweaks: bool = True  # a run takes tweaks (and so files), input and output types
+
+
+LFX_SERVE = Dialect(
+    version=None,
+    stores_streamed_replies=True,
+    files_as_string=False,
+    takes_variable_headers=False,
+    name="lfx serve",
+    speaks_langflow_api=False,
+    runs_at="/flows/{flow}/stream",
+    routes_endpoint_names=False,
+    flows_at="/flows",
+    stores_conversations=False,
+    takes_tweaks=False,
+)
 
 
 def release_number(version: str | None) -> tuple[int, ...]:
@@ -524,10 +563,15 @@ def dialect_for(version: str | None) -> Dialect:
 
     return Dialect(
         version=version,
+        name=f"Langflow {version}" if version else "this server",
         stores_streamed_replies=not before(1, 1, 2),
         files_as_string=before(1, 2),
         takes_variable_headers=not before(1, 7, 1),
+        flows_by_folder=before(1, 1),
     )
+
+
+NEWEST_LANGFLOW = dialect_for(None)
 
 
 # === 4. The stream ===============================================================================
@@ -1572,8 +1616,9 @@ def retry_after(header: str | None, default: float) -> float:
 
 
 class Server:
-    """The Langflow server a run or a conversation talks to: its Client, and what is asked of the
-    server once and kept: its dialect (GET /api/v1/version) and the flow's UUID."""
+    """The server a run or a conversation talks to: its Client, and what is asked of the server
+    once and kept: its dialect (GET /api/v1/version; GET /health when that is missing) and the
+    flow's UUID."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -1585,19 +1630,48 @@ class Server:
     def close(self) -> None:
         self.client.close()
 
+    def knows_dialect(self) -> bool:
+        return self._dialect is not None
+
     def dialect(self) -> Dialect:
-        """Asked when first needed, once (no key needed). A network failure is raised, not hidden:
-        the request that wanted the dialect would meet it next, and wait for it again."""
+        """Asked when first needed, once (no key needed). Langflow says its version; `lfx serve`
+        has no such path (its router's 404) and tells itself by its /health answer, a second
+        request only there. A network failure is raised, not hidden: the request that wanted the
+        dialect would meet it next, and wait for it again."""
         if self._dialect is None:
             try:
                 answer = self.client.json(self.client.request("GET", "/api/v1/version"))
             except ClientError as error:
                 if error.exit_code == EXIT_NETWORK:
                     raise
-                answer = None
-            version = answer.get("version") if isinstance(answer, dict) else None
-            self._dialect = dialect_for(str(version) if version else None)
+                answer = self.health() if route_missing(error) else None
+            if isinstance(answer, dict) and answer.get("status") == "healthy" and "flow_count" in answer:
+                self._dialect = LFX_SERVE
+            else:
+                version = answer.get("version") if isinstance(answer, dict) else None
+                self._dialect = dialect_for(str(version) if version else None)
         return self._dialect
+
+    def health(self) -> Any:
+        """GET /health's answer (no key needed), or None if it has none in JSON."""
+        try:
+            return self.client.json(self.client.request("GET", "/health"))
+        except ClientError as error:
+            if error.exit_code == EXIT_NETWORK:
+                raise
+            return None
+
+    def not_langflow(self, error: ClientError) -> bool:
+        """Whether a request to one of Langflow's paths failed because the server is not Langflow:
+        its router has no such path, and its dialect (asked now if it was not) says so."""
+        return route_missing(error) and not self.dialect().speaks_langflow_api
+
+    def run_path(self, stream: bool = True) -> str:
+        """Where a run of the flow is sent. A dialect not asked yet is taken as Langflow's, whose
+        run path takes an endpoint name too: a new one-shot does not pay a request to ask it."""
+        dialect = self._dialect or NEWEST_LANGFLOW
+        flow = self.config.flow if dialect.routes_endpoint_names else self.flow_uuid()
+        return dialect.runs_at.format(flow=quoted(flow), stream="true" if stream else "false")
 
     def flow_uuid(self) -> str:
         """Uploads and history take only the flow's UUID: an endpoint name is looked up in the flow list."""
@@ -1606,16 +1680,18 @@ class Server:
             if is_uuid(flow):
                 self._flow_uuid = flow
             else:
-                listed = next((f for f in list_flows(self) if flow in (f["endpoint_name"], f["id"])), None)
+                flows = list_flows(self)
+                listed = next((f for f in flows if flow in (f["id"], f["endpoint_name"])), None)
+                if listed is None and not self.dialect().routes_endpoint_names:  # a flow file's title
+                    listed = next((f for f in flows if flow == f["name"]), None)
                 if listed is None:
-                    raise failure_error("unknown-flow-name", flow=flow)
+                    raise failure_error("unknown-flow-name", flow=flow, server=self.name())
                 self._flow_uuid = str(listed["id"])
         return self._flow_uuid
 
     def name(self) -> str:
         """The server as messages name it: its release when it says it."""
-        version = self.dialect().version
-        return f"Langflow {version}" if version else "this server"
+        return self.dialect().name
 
 
 def connect(config: Config, terminal: Terminal) -> Server:
@@ -1643,8 +1719,39 @@ def quoted(segment: str) -> str:
     return quote(segment, safe="")
 
 
-def run_path(flow: str, stream: bool) -> str:
-    return f"/api/v1/run/{quoted(flow)}?stream={'true' if stream else 'false'}"
+ROUTER_MISSING = {404: "Not Found", 405: "Method Not Allowed"}  # what a server's router answers itself
+
+
+def route_missing(error: ClientError) -> bool:
+    """The server has no such path (its router's own answer; a missing flow or conversation is a
+    404 with the endpoint's own detail)."""
+    return error.status in ROUTER_MISSING and error.detail == ROUTER_MISSING[error.status]
+
+
+def send_run(server: Server, body: dict, stream: bool = True, headers: dict | None = None) -> requests.Response:
+    """POST a run where the server takes it, and return the answer as it arrives.
+
+    A dialect not asked yet is Langflow's; a server without Langflow's run path (its router's
+    404: `lfx serve`) is asked its dialect then, and the run sent again where that says (the flow
+    did not run). A run with tweaks or files to a server that ignores them is refused: the reply
+    would not be the one asked for.
+    """
+    headers = {**(STREAM_HEADERS if stream else {}), **(headers or {})}
+    known = server.knows_dialect()
+    try:
+        if known:
+            refuse_unused_options(server, body)
+        return server.client.request("POST", server.run_path(stream), stream=True, json=body, headers=headers)
+    except ClientError as error:
+        if known or not server.not_langflow(error):
+            raise
+    refuse_unused_options(server, body)
+    return server.client.request("POST", server.run_path(stream), stream=True, json=body, headers=headers)
+
+
+def refuse_unused_options(server: Server, body: dict) -> None:
+    if body.get("tweaks") and not server.dialect().takes_tweaks:
+        raise failure_error("not-offered", server=server.name(), what="tweaks (--tweaks)")
 
 
 def run_body(config: Config, message: str, session_id: str, tweaks: dict | None = None) -> dict:
@@ -1705,11 +1812,9 @@ def ask(
     """
     client = server.client
     body = run_body(server.config, message, session_id, tweaks)
-    path = run_path(server.config.flow, stream=True)
     variables = variable_headers(server)
     if continues and on_event is None and not server.dialect().stores_streamed_replies:
-        path = run_path(server.config.flow, stream=False)
-        response = client.request("POST", path, stream=True, json=body, headers=variables)
+        response = send_run(server, body, stream=False, headers=variables)
         return Reply(client.json(response, streamed=True), had_text=False)
     had_text = False
 
@@ -1719,7 +1824,7 @@ def ask(
             had_text = had_text or bool(text)
             on_text(text)
 
-    response = client.request("POST", path, stream=True, json=body, headers={**STREAM_HEADERS, **variables})
+    response = send_run(server, body, headers=variables)
     content_type = response.headers.get("Content-Type", "")
     if "json" in content_type:  # a server that streams through stream_urls (up to 1.1.1)
         result = client.json(response, streamed=True)
@@ -1759,6 +1864,8 @@ def unshown_text(reply: Reply) -> str:
 def turn_failure(server: Server, session_id: str, ended: StreamEnded) -> ClientError:
     """A stream that closed without `end`: the failing component's error is stored (1.1.2-1.7), so
     ask for it. If that fails too, say what the stream showed."""
+    if not server.dialect().stores_conversations:
+        return failure_error("no-result", facts=ended, reason=f"{server.name()} stores no messages to say why")
     try:
         stored = turn_error(session_messages(server, session_id), ended.user_message_id)
     except ClientError as error:
@@ -1859,6 +1966,8 @@ def attach_files(server: Server, paths: list[str]) -> dict:
     if not paths:
         return server.config.tweaks
     dialect = server.dialect()
+    if not dialect.takes_tweaks:
+        raise failure_error("not-offered", server=dialect.name, what="files (--file)")
     if dialect.files_as_string and len(paths) > 1:
         raise usage_error(f"Langflow {dialect.version} takes one file per message (give --file once)")
     return tweaks_with_files(server.config.tweaks, upload_files(server, paths), dialect.files_as_string)
@@ -1866,15 +1975,42 @@ def attach_files(server: Server, paths: list[str]) -> dict:
 
 def list_flows(server: Server) -> list[dict]:
     """The flows this key can run. Langflow up to 1.1 answers the short list (header_flows) with
-    every endpoint_name null: when no flow has one, the full list, which has them, is asked for."""
-    flows = fetch_flows(server, header_flows=True)
+    every endpoint_name null: when no flow has one, the full list, which has them, is asked for.
+    `lfx serve` lists its flow files' ids and titles (no endpoint names); a server not asked
+    what it is yet is asked at Langflow's path first, and then only if that path is missing."""
+    if server.knows_dialect() and not server.dialect().speaks_langflow_api:
+        return other_flows(server)
+    try:
+        flows = fetch_flows(server, header_flows=True)
+    except ClientError as error:
+        if error.status == 500 and server.dialect().flows_by_folder:
+            return folder_flows(server)
+        if not server.not_langflow(error):
+            raise
+        return other_flows(server)
     if flows and not any(isinstance(f, dict) and f.get("endpoint_name") for f in flows):
         flows = fetch_flows(server, header_flows=False)
-    return [
-        {"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")}
-        for f in flows
-        if isinstance(f, dict)
-    ]
+    return [{"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")} for f in dicts(flows)]
+
+
+def folder_flows(server: Server) -> list[dict]:
+    """The flows of each of the user's folders (GET /api/v1/folders/, then each folder), for a
+    server whose flow list fails (flows_by_folder)."""
+    client, flows = server.client, []
+    for folder in dicts(client.json_list(client.request("GET", "/api/v1/folders/"), "folder list")):
+        answer = client.json(client.request("GET", f"/api/v1/folders/{quoted(str(folder.get('id')))}"))
+        flows += dicts(answer.get("flows") or []) if isinstance(answer, dict) else []
+    return [{"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")} for f in flows]
+
+
+def other_flows(server: Server) -> list[dict]:
+    """The flows of a server that is not Langflow (`lfx serve`), named by their titles."""
+    flows = server.client.json_list(server.client.request("GET", server.dialect().flows_at), "flow list")
+    return [{"endpoint_name": None, "id": f.get("id"), "name": f.get("title")} for f in dicts(flows)]
+
+
+def dicts(items: list) -> list[dict]:
+    return [item for item in items if isinstance(item, dict)]
 
 
 def fetch_flows(server: Server, header_flows: bool) -> list:
@@ -2265,12 +2401,13 @@ def server_line(config: Config) -> str:
     quiet = config._replace(api_key="", timeout=VERSION_TIMEOUT, retries=0)
     server = Server(Client(quiet, Voice(io.StringIO())))
     try:
-        version = server.dialect().version
+        dialect = server.dialect()
+        what = dialect.name if dialect.version or dialect == LFX_SERVE else None
     except ClientError:
-        version = None
+        what = None
     finally:
         server.close()
-    what = f"Langflow {version}" if version else "not reachable, or not a Langflow server"
+    what = what or "not reachable, or not a Langflow server"
     return terminal_safe(f"server: {config.url}: {what}")
 
 

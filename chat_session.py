@@ -25,13 +25,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from types import ModuleType
-from typing import TYPE_CHECKING, NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO, TypeVar
 
 import chat_example as core
 
 if TYPE_CHECKING:
     import argparse
 
+T = TypeVar("T")
 Show = Callable[[str], None]
 Ask = Callable[[str, str, Show], None]  # (message, session id, show) -> None; raises ClientError
 ReadLine = Callable[[str], str]  # (prompt) -> the typed line; raises EOFError at the end of input
@@ -340,16 +341,13 @@ def session_message_ids(server: core.Server, session_id: str) -> list[str]:
     return [str(m["id"]) for m in core.session_messages(server, session_id) if m.get("id")]
 
 
-ROUTE_MISSING = {404: "Not Found", 405: "Method Not Allowed"}  # what the server's router answers itself
-
-
 def change_session(server: core.Server, method: str, session_id: str, what: str, **kwargs: object) -> None:
     """PATCH or DELETE a conversation. A server without the endpoint answers the router's own 404
     or 405 for this path (a missing session is a 404 with the endpoint's own detail)."""
     try:
         server.client.request(method, session_path(session_id), **kwargs).close()
     except core.ClientError as error:
-        if error.status in ROUTE_MISSING and error.detail == ROUTE_MISSING[error.status]:
+        if core.route_missing(error) and server.dialect().stores_conversations:
             raise core.failure_error("missing-endpoint", server=server.name(), what=what) from error
         raise
 
@@ -488,7 +486,7 @@ class Stored(NamedTuple):
 
 
 def stored_on(server: core.Server) -> Stored:
-    """Stored, over HTTP."""
+    """Stored, over HTTP. A server that stores no messages (`lfx serve`) says so in one line."""
 
     def empty_reply_mark() -> str:  # the dialect is asked only if a reply was stored empty
         stored = server.dialect().stores_streamed_replies
@@ -496,15 +494,31 @@ def stored_on(server: core.Server) -> Stored:
 
     def history(session_id: str) -> list[tuple[str, str]]:
         """A stored error can hold what the server echoed, the key included: redacted like stderr."""
-        messages = core.session_messages(server, session_id)
+        messages = offered(lambda: core.session_messages(server, session_id))
         return [(str(m.get("sender", "")), server.voice.redact(stored_text(m, empty_reply_mark))) for m in messages]
+
+    def not_offered() -> core.ClientError:
+        what = "stored conversations (history, sessions, rename, forget, save)"
+        return core.failure_error("not-offered", server=server.name(), what=what)
+
+    def offered(use: Callable[[], T]) -> T:
+        """What `use` returns. The dialect is not asked first (a request): a server without
+        Langflow's paths answers its router's 404, and is asked then."""
+        if server.knows_dialect() and not server.dialect().stores_conversations:
+            raise not_offered()
+        try:
+            return use()
+        except core.ClientError as error:
+            if core.route_missing(error) and not server.dialect().stores_conversations:
+                raise not_offered() from None
+            raise
 
     return Stored(
         history=history,
-        messages=lambda session_id: core.session_messages(server, session_id),
-        flow_messages=lambda: flow_messages(server),
-        rename=lambda old, new: rename_session(server, old, new),
-        forget=lambda session_id: delete_session(server, session_id),
+        messages=lambda session_id: offered(lambda: core.session_messages(server, session_id)),
+        flow_messages=lambda: offered(lambda: flow_messages(server)),
+        rename=lambda old, new: offered(lambda: rename_session(server, old, new)),
+        forget=lambda session_id: offered(lambda: delete_session(server, session_id)),
     )
 
 

@@ -858,3 +858,43 @@ class FakeFlow:
         if self.history_failure is not None:
             raise self.history_failure
         return self.stored.get(session_id, [])
+
+
+# --- `lfx serve`: Langflow's runtime without UI or database ------------------------------------
+
+
+class FakeLfxServe(FakeLangflow):
+    """`lfx serve` of one echo flow file, as lfx 1.13.0 answers (captured from a real one):
+    /health, GET /flows, POST /flows/{id}/stream (one `end` event, or one `error`); 401 without
+    the key; its router's 404 {"detail": "Not Found"} for Langflow's paths. Nothing is stored."""
+
+    FLOW_ID = "00000000-0000-4000-8000-0000000ec401"
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(api_key=api_key)
+        self.failing_message: str | None = None  # the next run fails with this message
+
+    def runs(self) -> list[Seen]:
+        return [seen for seen in self.requests if seen.path.startswith("/flows/") and seen.method == "POST"]
+
+    def default_reply(self, seen: Seen) -> Reply:
+        if seen.path == "/health":
+            return json_reply({"status": "healthy", "flow_count": 1})
+        if seen.path != "/flows" and not seen.path.startswith("/flows/"):
+            return json_reply({"detail": "Not Found"}, status=404)
+        if not seen.headers.get("x-api-key"):
+            return json_reply({"detail": "API key required"}, status=401)
+        if seen.headers["x-api-key"] != self.api_key:
+            return json_reply({"detail": "Invalid API key"}, status=401)
+        if seen.path == "/flows":
+            flow = {"id": self.FLOW_ID, "relative_path": "echo.json", "title": "echo", "description": "test flow echo"}
+            return json_reply([flow])
+        flow_id = seen.path.split("/")[2]
+        if flow_id != self.FLOW_ID:
+            return json_reply({"detail": {"error": "flow not found", "flow_id": flow_id}}, status=404)
+        message = seen.json()["input_value"]
+        if self.failing_message is not None:
+            error, self.failing_message = self.failing_message, None
+            return event_stream([{"event": "error", "data": {"error": error}}])
+        result = {"result": message, "type": "message", "component": "Chat Output", "component_id": "ChatOutput-x"}
+        return event_stream([{"event": "end", "data": {"result": {**result, "success": True, "logs": ""}}}])

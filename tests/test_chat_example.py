@@ -975,6 +975,36 @@ def test_list_flows_needs_no_flow(cli, fake, fake_env):
     assert (listing.method, listing.path, listing.query["get_all"]) == ("GET", "/api/v1/flows/", ["true"])
 
 
+USER_READ_FAILURE = {"detail": "'UserRead' object has no attribute 'flows'"}  # Langflow 1.0's flow list, to a key
+
+
+def test_list_flows_of_langflow_1_0_whose_flow_list_fails_reads_each_folder(cli, fake):
+    fake.version = "1.0.19"
+    folders = [{"id": "folder-1", "name": "My Projects"}, {"id": "folder-2", "name": "Other"}]
+    fake.script("/api/v1/flows/", json_reply(USER_READ_FAILURE, status=500))
+    fake.script(
+        "/api/v1/folders/",
+        json_reply(folders),
+        json_reply({**folders[0], "flows": fake.flows[:1]}),
+        json_reply({**folders[1], "flows": fake.flows[1:]}),
+    )
+    flows = json.loads(cli("--list-flows", "--json").stdout)
+    assert flows == [{key: flow[key] for key in ("endpoint_name", "id", "name")} for flow in fake.flows]
+    assert [seen.path for seen in fake.requests if "folders" in seen.path] == [
+        "/api/v1/folders/",
+        "/api/v1/folders/folder-1",
+        "/api/v1/folders/folder-2",
+    ]
+
+
+def test_a_failing_flow_list_of_a_later_release_is_an_error(cli, fake):
+    fake.script("/api/v1/flows/", json_reply(USER_READ_FAILURE, status=500))
+    result = cli("--list-flows")
+    assert result.returncode == 1
+    assert "'UserRead' object has no attribute 'flows'" in result.stderr
+    assert not [seen for seen in fake.requests if "folders" in seen.path]
+
+
 # --- Terminal safety ---------------------------------------------------------------------------
 
 ANSI_REPLIES = {

@@ -116,6 +116,17 @@ FAILURES: dict[int | str, Failure] = {
     503: Failure("the server is unavailable", "try again later", EXIT_FLOW, retry=True),
     504: Failure("gateway timeout", "the proxy in front of Langflow gave up waiting", EXIT_FLOW),
     "4xx": Failure("the server rejected the request", "check the flags and configuration", EXIT_FLOW),
+    # a refused key, in the same words whichever endpoint refused it (auth_error)
+    "no-key": Failure(
+        "HTTP {status}: this server needs an API key",
+        "set LANGFLOW_API_KEY; Langflow makes one in Settings > Langflow API Keys",
+        EXIT_AUTH,
+    ),
+    "key-refused": Failure(
+        "HTTP {status}: the server refused the API key",
+        "check LANGFLOW_API_KEY: a key of this server, from Settings > Langflow API Keys",
+        EXIT_AUTH,
+    ),
     "5xx": Failure("the server failed", "check the Langflow server's logs", EXIT_FLOW),
     # the network (network_failure picks the row by the exception's type)
     "refused": Failure(
@@ -193,6 +204,9 @@ FAILURES: dict[int | str, Failure] = {
         EXIT_USAGE,
     ),
     "unknown-flow-name": Failure("no flow named {flow!r} on {server}", "--list-flows shows the flows", EXIT_FLOW),
+    "unknown-component": Failure(
+        "{flag}: flow {flow} has no component {name!r}", "its components: {components}", EXIT_USAGE
+    ),
     "unknown-conversation": Failure(
         "no conversation {session_id!r} stored for flow {flow}", "--list-sessions lists them", EXIT_FLOW
     ),
@@ -221,6 +235,15 @@ def http_error(status: int, detail: str) -> ClientError:
     failure = failure_for_status(status)
     message = f"HTTP {status}: {detail or failure.what} ({failure.todo})"
     return ClientError(message, failure.exit_code, failure.retry, status, detail)
+
+
+def auth_error(status: int, detail: str, key_sent: bool) -> ClientError:
+    """A 401 or 403 in the client's words: Langflow words a refusal differently per endpoint (/run:
+    "Invalid or missing API key", the flow list: "Invalid API key"), and the chat's start check
+    must read as the run would. The server's words stay in .detail (-v shows them)."""
+    error = failure_error("key-refused" if key_sent else "no-key", status=status)
+    error.status, error.detail = status, detail
+    return error
 
 
 def connect_timeout(timeout: float) -> float:
@@ -1494,10 +1517,18 @@ class Client:
                 if response.status_code < 400:
                     return response
                 error = response_error(response)
+                if self.config.verbose and error.detail:
+                    self.voice.say(f"< {error.detail}")
+                if error.status in (401, 403):
+                    error = auth_error(error.status, error.detail, bool(self.config.api_key))
                 if not error.retry or attempt == self.config.retries:
                     raise error
                 wait = retry_after(response.headers.get("Retry-After"), 0.5 * 2**attempt)
-            self.voice.say(f"retrying in {wait:g} s: {error}")
+            note = f"retrying in {wait:g} s: {error}"
+            if self.config.verbose:
+                self.voice.say(note)  # -v: every attempt, on a line of its own
+            else:
+                self.voice.status(note)  # at a terminal one line, updated; elsewhere only the final error
             self.sleep(wait)
             attempt += 1
 
@@ -1626,6 +1657,7 @@ class Server:
         self.voice = client.voice
         self._dialect: Dialect | None = None
         self._flow_uuid: str | None = None
+        self._components: dict[str, str] | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -1689,6 +1721,34 @@ class Server:
                 self._flow_uuid = str(listed["id"])
         return self._flow_uuid
 
+    def check(self) -> None:
+        """Before a conversation's first prompt, one request shows that the URL answers, the key is
+        accepted and the flow exists: the flow is looked up in the flow list, by UUID or endpoint
+        name. A failure is the line a run would give (the same FAILURES rows)."""
+        flow = self.config.flow
+        if not is_uuid(flow):
+            self.flow_uuid()
+        elif not any(same_uuid(flow, str(listed["id"])) for listed in list_flows(self)):
+            raise failure_error("unknown-flow-name", flow=flow, server=self.name())
+
+    def components(self) -> dict[str, str]:
+        """The flow's components, id -> display name (GET /api/v1/flows/{uuid}), asked once. {} when
+        the server does not show the flow: a check that needs them is then skipped, not failed."""
+        if self._components is None:
+            try:
+                answer = self.client.json(self.client.request("GET", f"/api/v1/flows/{quoted(self.flow_uuid())}"))
+            except ClientError as error:
+                if error.exit_code == EXIT_NETWORK:
+                    raise
+                answer = None
+            nodes = _dig(answer, "data", "nodes") or []
+            self._components = {
+                str(node["id"]): str(_dig(node, "data", "node", "display_name") or "")
+                for node in nodes
+                if isinstance(node, dict) and node.get("id")
+            }
+        return self._components
+
     def name(self) -> str:
         """The server as messages name it: its release when it says it."""
         return self.dialect().name
@@ -1702,10 +1762,38 @@ def connect(config: Config, terminal: Terminal) -> Server:
     return Server(Client(config, terminal.voice, tick=terminal.waiting.tick))
 
 
+def flow_not_found(error: ClientError, server: Server) -> ClientError:
+    """A 404 for the flow (from /run, or from the start check) in one wording: the flow is unknown."""
+    if error.status != 404:
+        return error
+    return failure_error("unknown-flow-name", flow=server.config.flow, server=server.name())
+
+
+def check_component_names(server: Server) -> None:
+    """--tweaks and --output-component must name components of the flow (by id or display name, as
+    Langflow matches them): Langflow ignores a tweak for no component, and answers an unknown output
+    with no message. Asked before the run, once, and only when those flags are given."""
+    config = server.config
+    named = [("--tweaks", key) for key, value in config.tweaks.items() if isinstance(value, dict)]
+    if config.output_component:
+        named.append(("--output-component", config.output_component))
+    components = server.components() if named else {}
+    known = set(components) | set(components.values())
+    unknown = [(flag, name) for flag, name in named if components and name not in known]
+    if unknown:
+        flag, name = unknown[0]
+        listing = ", ".join(f"{node_id} ({display})" if display else node_id for node_id, display in components.items())
+        raise failure_error("unknown-component", flag=flag, name=name, flow=config.flow, components=one_line(listing))
+
+
 def new_session_id() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+def same_uuid(one: str, other: str) -> bool:
+    return one.replace("-", "").lower() == other.replace("-", "").lower()
 
 
 def is_uuid(text: str) -> bool:
@@ -1744,9 +1832,12 @@ def send_run(server: Server, body: dict, stream: bool = True, headers: dict | No
         return server.client.request("POST", server.run_path(stream), stream=True, json=body, headers=headers)
     except ClientError as error:
         if known or not server.not_langflow(error):
-            raise
+            raise flow_not_found(error, server) from None
     refuse_unused_options(server, body)
-    return server.client.request("POST", server.run_path(stream), stream=True, json=body, headers=headers)
+    try:
+        return server.client.request("POST", server.run_path(stream), stream=True, json=body, headers=headers)
+    except ClientError as error:
+        raise flow_not_found(error, server) from None
 
 
 def refuse_unused_options(server: Server, body: dict) -> None:
@@ -2117,6 +2208,12 @@ class Voice:
         if self.waiting is not None and end:
             self.waiting.tick()
 
+    def status(self, text: str) -> None:
+        """A passing note (a retry) in the waiting line's place at a terminal, replaced by the next
+        one or erased before the next line; not shown when stderr is not a terminal."""
+        if self.waiting is not None:
+            self.waiting.show(terminal_safe(self.redact(text)))
+
     def report(self, error: BaseException, verbose: bool) -> None:
         """A failure as one line; its traceback first when asked for (-v)."""
         if verbose:
@@ -2160,6 +2257,16 @@ class WaitingLine:
         elapsed = self.clock() - self.since
         frame = self.frames[int(elapsed * 10) % len(self.frames)]
         self.err.write(f"\r{frame} {self.label} {int(elapsed)} s\x1b[K")
+        self.err.flush()
+        self.drawn = True
+
+    def show(self, text: str) -> None:
+        """Text in the waiting line's place, cut to one screen line, until the next redraw or erase."""
+        if not self.enabled:
+            return
+        import shutil
+
+        self.err.write(f"\r{text[: shutil.get_terminal_size().columns - 1]}\x1b[K")
         self.err.flush()
         self.drawn = True
 
@@ -2317,6 +2424,7 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         session_id = args.session_id or new_session_id()
         if config.verbose:
             terminal.voice.say(f"session id: {session_id}")
+        check_component_names(server)
         tweaks = attach_files(server, files)
         with terminal.turn():
             return one_shot(args, server, terminal, message, session_id, tweaks)

@@ -1023,6 +1023,8 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
             conversation.forget_other(args.forget, config.flow)
             return core.EXIT_OK
         core.variable_headers(server)  # --var on a server that would ignore them: exit 2 before any turn
+        server.check()  # before anything is typed: the URL, the key and the flow
+        core.check_component_names(server)
         chat = Chat(make_ask(server, terminal, not args.no_stream), conversation, terminal.out, voice)
         if not stdin.isatty():  # read as UTF-8, stray bytes replaced (core.utf8_stdio)
             return chat.piped(stdin)

@@ -549,6 +549,7 @@ class FakeLangflow(V2Workflows):
                 "description": "",
             },
         ]
+        self.components = {"ChatInput-abc": "Chat Input", "ChatOutput-00000": "Chat Output"}  # id: display name
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -592,6 +593,8 @@ class FakeLangflow(V2Workflows):
             ):
                 return json_reply([{**flow, "endpoint_name": None} for flow in self.flows])
             return json_reply(self.flows)
+        if seen.path.startswith("/api/v1/flows/") and seen.method == "GET":
+            return self.flow(seen.path.rsplit("/", 1)[1])
         if seen.path.startswith("/api/v1/files/upload/"):
             flow = seen.path.rsplit("/", 1)[1]
             name = seen.body.split(b'filename="', 1)[1].split(b'"', 1)[0].decode()
@@ -612,6 +615,17 @@ class FakeLangflow(V2Workflows):
         if seen.path.startswith("/api/v1/monitor/messages/") and seen.method == "PUT":  # one message
             return self.update_message(seen.path.rsplit("/", 1)[1], seen.json())
         return json_reply({"detail": "Not Found"}, status=404)
+
+    def flow(self, flow_id: str) -> Reply:
+        """GET /api/v1/flows/{uuid}: the flow, its components in data.nodes (Langflow takes only a UUID)."""
+        flow = next((flow for flow in self.flows if flow["id"] == flow_id), None)
+        if flow is None:
+            return json_reply({"detail": "Flow not found"}, status=404)
+        nodes = [
+            {"id": node_id, "data": {"id": node_id, "type": node_id.split("-")[0], "node": {"display_name": name}}}
+            for node_id, name in self.components.items()
+        ]
+        return json_reply({**flow, "data": {"nodes": nodes, "edges": []}})
 
     def all_messages(self) -> list[dict]:
         """Every stored message of every session, oldest first (the fake serves one flow)."""

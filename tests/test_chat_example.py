@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from conftest import API_KEY, ROOT, one_shot_at_terminal, run_in_terminal
+from conftest import API_KEY, ROOT, one_shot_at_terminal, run_in_terminal, screen_lines
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -421,25 +421,29 @@ def test_an_error_in_an_old_stream_url_stream_is_a_flow_error(cli, fake):
 
 
 @pytest.mark.parametrize(
-    "status, reason",
-    [(403, "An API key must be passed as query or header"), (403, "Invalid or missing API key"), (401, "Unauthorized")],
+    "status, reason", [(403, "Invalid or missing API key"), (403, "Invalid API key"), (401, "Unauthorized")]
 )
-def test_a_refused_key_is_an_auth_error_with_the_servers_reason_and_the_fix(cli, fake, status, reason):
+def test_a_refused_key_is_an_auth_error_in_the_clients_words_and_the_fix(cli, fake, status, reason):
     fake.script(RUN, json_reply({"detail": reason}, status=status))
     line = error_line(cli("hi"), 3)
-    assert reason in line and "LANGFLOW_API_KEY" in line
+    assert line.startswith(f"error: HTTP {status}: the server refused the API key (check LANGFLOW_API_KEY")
 
 
-def test_without_a_key_no_key_is_sent_and_the_refusal_is_an_auth_error(cli, fake, fake_env):
+def test_without_a_key_no_key_is_sent_and_the_refusal_says_one_is_needed(cli, fake, fake_env):
     line = error_line(cli("hi", env=without(fake_env, "LANGFLOW_API_KEY")), 3)
-    assert "Invalid or missing API key" in line and "LANGFLOW_API_KEY" in line
+    assert line.startswith("error: HTTP 403: this server needs an API key (set LANGFLOW_API_KEY")
     assert "x-api-key" not in fake.runs()[0].headers
 
 
-def test_a_404_is_a_flow_error_with_the_servers_reason(cli, fake):
+def test_verbose_shows_the_servers_own_words_for_a_refused_key(cli, fake):
+    fake.script(RUN, json_reply({"detail": "Invalid or missing API key"}, status=403))
+    assert "< Invalid or missing API key" in cli("hi", "-v").stderr
+
+
+def test_a_404_from_the_run_says_the_flow_is_unknown(cli, fake):
     fake.script(RUN, json_reply({"detail": "Flow identifier nope not found"}, status=404))
     line = error_line(cli("hi", "--flow", "nope"), 1)
-    assert "Flow identifier nope not found" in line and "--list-flows" in line
+    assert line.startswith("error: no flow named 'nope' on Langflow 1.13.0") and "--list-flows" in line
 
 
 def test_a_422_shows_the_msg_of_each_item(cli, fake):
@@ -517,15 +521,15 @@ def test_a_dropped_connection_is_a_network_error(cli, fake):
 
 def test_a_refused_connection_is_retried_until_the_server_is_up(spawn, fake_env):
     port = free_port()
-    process = spawn("hi", "--text", env={**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{port}"})
-    assert select.select([process.stderr], [], [], 30)[0], "no retry announced"
-    assert process.stderr.readline().startswith(b"retrying in ")
+    process = spawn("hi", "--text", "-v", env={**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{port}"})
+    while not process.stderr.readline().startswith(b"retrying in "):
+        pass
     server = FakeLangflow(api_key=API_KEY, port=port)
     try:
         result = finished(process)
     finally:
         server.close()
-    assert (result.returncode, result.stdout, len(server.runs())) == (0, "hi\n", 1)
+    assert (result.returncode, len(server.runs())) == (0, 1) and result.stdout.endswith("hi\n")
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -535,7 +539,27 @@ def test_retry_after_is_honoured(cli, fake, status):
     assert (result.returncode, result.stdout) == (0, "hi\n")
     first, second = fake.runs()
     assert second.at - first.at > 0.9  # without Retry-After, the first backoff is 0.5 s
-    assert result.stderr.startswith("retrying in 1 s")
+
+
+def test_retries_with_stderr_not_a_terminal_print_only_the_final_error(cli, fake_env):
+    line = error_line(cli("hi", env={**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{free_port()}"}), 4)
+    assert line.startswith("error: cannot connect to")
+
+
+def test_verbose_shows_every_retry(cli, fake_env):
+    result = cli("hi", "-v", env={**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{free_port()}"})
+    retries = [line for line in result.stderr.splitlines() if line.startswith("retrying in ")]
+    assert [line.split(":")[0] for line in retries] == ["retrying in 0.5 s", "retrying in 1 s"]
+
+
+def test_retries_at_a_terminal_update_one_status_line(fake_env, tmp_path):
+    env = {**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{free_port()}"}
+    result = one_shot_at_terminal(env, tmp_path, "hi", stderr_too=True)
+    shown = result.stdout.decode()
+    assert result.returncode == 4 and "retrying in 1 s" in shown
+    assert screen_lines(shown, (24, 200)) == [
+        f"error: cannot connect to {env['LANGFLOW_URL']} (is Langflow running? check LANGFLOW_URL or --url)"
+    ]
 
 
 def test_retries_stop_after_the_number_asked_for(cli, fake):
@@ -599,9 +623,9 @@ def test_verbose_shows_the_requests_headers_with_the_key_redacted(cli, fake):
 
 @pytest.mark.parametrize("verbose", [[], ["-v"]], ids=["quiet", "verbose"])
 def test_a_server_message_quoting_the_key_is_shown_redacted(cli, fake, verbose):
-    fake.script(RUN, json_reply({"detail": f"Invalid API key {API_KEY}"}, status=403))
+    fake.script(RUN, json_reply({"detail": f"Invalid API key {API_KEY}"}, status=400))
     result = cli("hi", *verbose)
-    assert result.returncode == 3 and "Invalid API key [redacted]" in result.stderr
+    assert result.returncode == 1 and "Invalid API key [redacted]" in result.stderr
     assert API_KEY not in result.stdout + result.stderr
 
 
@@ -810,6 +834,32 @@ def test_tweaks_are_read_from_an_at_file(cli, fake):
     (cli.workdir / "tweaks.json").write_text(json.dumps(TWEAKS))
     cli("hi", "--tweaks", "@tweaks.json")
     assert sent_body(fake)["tweaks"] == TWEAKS
+
+
+def test_a_tweak_for_a_component_the_flow_lacks_is_named_before_the_run(cli, fake):
+    line = error_line(cli("hi", "--tweaks", '{"ChatInputt-abc": {"sender_name": "me"}}'), 2)
+    assert line.startswith("error: --tweaks: flow echo has no component 'ChatInputt-abc'")
+    assert "ChatInput-abc (Chat Input)" in line and fake.runs() == []
+
+
+def test_a_tweak_may_name_a_component_by_its_display_name(cli, fake):
+    assert cli("hi", "--tweaks", '{"Chat Input": {"sender_name": "me"}}').returncode == 0
+
+
+def test_a_tweak_for_every_component_needs_no_check(cli, fake):
+    assert cli("hi", "--tweaks", '{"stream": false}').returncode == 0
+    assert [seen.path for seen in fake.requests] == ["/api/v1/run/echo"]
+
+
+def test_an_output_component_the_flow_lacks_is_named_before_the_run(cli, fake):
+    line = error_line(cli("hi", "--output-component", "ChatOutput-typo"), 2)
+    assert line.startswith("error: --output-component: flow echo has no component 'ChatOutput-typo'")
+    assert fake.runs() == []
+
+
+def test_components_are_not_checked_where_the_server_does_not_show_the_flow(cli, fake):
+    fake.script("/api/v1/flows/0b6a", json_reply({"detail": "Forbidden"}, status=403))
+    assert cli("hi", "--output-component", "ChatOutput-anything").returncode == 0
 
 
 @pytest.mark.parametrize("tweaks", ['[{"ChatInput-abc": {}}]', "{ChatInput-abc: {}}", "@missing.json"])

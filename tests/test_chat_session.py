@@ -10,6 +10,7 @@ a real Ctrl-C, the input history file.
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, sent_messages
+from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, run_in_terminal, sent_messages
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -207,6 +208,65 @@ def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(spawn_session:
 
     terminal.expect("\n(Ctrl-D or /exit to quit)\nUser: ")
     terminal.say("still here")
+
+
+# --- The start check: the URL, the key and the flow, before anything is typed --------------------
+
+UNKNOWN_UUID = "0b6a3b0e-9999-4c3a-9d55-000000000009"
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def fault_settings(fault: str, fake: FakeLangflow) -> dict[str, str]:
+    """The settings of a chat that cannot run; a one-shot run meets the same fault (scripted for a
+    flow the fake would otherwise echo)."""
+    if fault == "wrong key":
+        return {"LANGFLOW_API_KEY": "sk-wrong"}
+    if fault == "closed port":
+        return {"LANGFLOW_URL": closed_port_url()}
+    flow = "no-such-flow" if fault == "unknown endpoint name" else UNKNOWN_UUID
+    fake.script(RUN, json_reply({"detail": f"Flow identifier {flow} not found"}, status=404))
+    return {"LANGFLOW_FLOW_ID": flow}
+
+
+@pytest.mark.parametrize("fault", ["unknown endpoint name", "unknown uuid", "wrong key", "closed port"])
+def test_a_chat_that_cannot_run_ends_before_the_first_message_with_the_one_shots_line(
+    fake: FakeLangflow, fake_env, piped, cli, fault: str
+) -> None:
+    env = {**fake_env, **fault_settings(fault, fake)}
+    chat = piped("--retries", "0", stdin="hello\n", env=env)
+    assert fake.runs() == [] and chat.stdout == ""
+    one_shot = cli("hello", "--retries", "0", env=env)
+    assert (chat.returncode, chat.stderr) == (one_shot.returncode, one_shot.stderr)
+    assert chat.returncode != 0 and chat.stderr.count("\n") == 1
+
+
+def test_a_chat_at_a_terminal_with_an_unknown_flow_ends_before_the_prompt(fake_env, tmp_path: Path) -> None:
+    env = {**fake_env, "LANGFLOW_FLOW_ID": "no-such-flow"}
+    child = run_in_terminal("chat_session.py", env=env, cwd=tmp_path)
+    shown = child.logfile_read.getvalue()
+    assert child.exitstatus == 1 and "User: " not in shown and "Langflow chat:" not in shown
+    assert "error: no flow named 'no-such-flow' on Langflow 1.13.0" in shown
+
+
+def test_a_chat_with_a_tweak_for_a_missing_component_ends_before_the_first_message(
+    fake: FakeLangflow, piped, cli
+) -> None:
+    tweaks = ("--tweaks", '{"Nope-1": {"x": 1}}')
+    chat = piped(*tweaks, stdin="hello\n")
+    one_shot = cli("hello", *tweaks)
+    assert (chat.returncode, chat.stderr) == (one_shot.returncode, one_shot.stderr) == (2, one_shot.stderr)
+    assert "has no component 'Nope-1'" in chat.stderr and fake.runs() == []
+
+
+@pytest.mark.parametrize("flow", ["echo", "0b6a3b0e-1111-4c3a-9d55-000000000001"], ids=["name", "uuid"])
+def test_the_start_check_is_one_request(fake: FakeLangflow, fake_env, piped, flow: str) -> None:
+    assert piped(stdin="", env={**fake_env, "LANGFLOW_FLOW_ID": flow}).returncode == 0
+    assert [seen.path for seen in fake.requests] == ["/api/v1/flows/"]
 
 
 # --- Piped -------------------------------------------------------------------------------------

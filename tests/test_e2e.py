@@ -145,19 +145,18 @@ def test_stream_of_a_flow_without_tokens_prints_the_reply_once(run):
 
 
 @pytest.mark.feature("auth")
-def test_wrong_key_exits_3_with_the_servers_reason(run, lf_env):
+def test_wrong_key_exits_3_saying_the_key_was_refused(run, lf_env):
     result = run("--text", "hi", env={**lf_env, "LANGFLOW_API_KEY": "sk-wrong"})
     assert result.returncode == 3
-    assert "Invalid or missing API key" in result.stderr
-    assert "LANGFLOW_API_KEY" in result.stderr
+    assert "the server refused the API key (check LANGFLOW_API_KEY" in result.stderr
 
 
 @pytest.mark.feature("auth")
-def test_missing_key_exits_3_with_the_servers_reason(run, lf_env):
+def test_missing_key_exits_3_saying_a_key_is_needed(run, lf_env):
     env = {name: value for name, value in lf_env.items() if name != "LANGFLOW_API_KEY"}
     result = run("--text", "hi", env=env)
     assert result.returncode == 3
-    assert "An API key must be passed" in result.stderr
+    assert "this server needs an API key (set LANGFLOW_API_KEY" in result.stderr
 
 
 @pytest.mark.feature("errors")
@@ -328,3 +327,63 @@ def test_piped_conversation_prints_a_plain_transcript(run):
         "User: Why is the sky blue?\nAI: turn 1: Why is the sky blue?\n\n"
         "User: Can you tell me a joke?\nAI: turn 2: Can you tell me a joke?\n\n"
     )
+
+
+# --- The chat's start check, the user-level settings file ------------------------------------
+
+UNKNOWN_UUID = "0b6a3b0e-9999-4c3a-9d55-000000000009"
+
+
+def fault_settings(fault: str, lf_env: dict[str, str]) -> dict[str, str]:
+    if fault == "no key":
+        return {name: value for name, value in lf_env.items() if name != "LANGFLOW_API_KEY"}
+    changed = {"unknown flow name": ("LANGFLOW_FLOW_ID", "no-such-flow"), "wrong key": ("LANGFLOW_API_KEY", "sk-wrong")}
+    name, value = changed.get(fault, ("LANGFLOW_FLOW_ID", UNKNOWN_UUID))
+    return {**lf_env, name: value}
+
+
+@pytest.mark.feature("errors")
+@pytest.mark.parametrize("fault", ["unknown flow name", "unknown flow uuid", "wrong key", "no key"])
+def test_a_chat_that_cannot_run_ends_before_the_first_message_as_a_one_shot_would(run, lf_env, fault):
+    env = fault_settings(fault, lf_env)
+    chat = run(stdin="hi\n", env=env, script="chat_session.py")
+    one_shot = run("--text", "hi", env=env)
+    assert chat.stdout == "" and chat.returncode in (1, 3)
+    assert (chat.returncode, chat.stderr) == (one_shot.returncode, one_shot.stderr)
+
+
+@pytest.mark.feature("errors")
+def test_a_chat_at_a_terminal_with_an_unknown_flow_ends_before_the_prompt(lf_env, tmp_path):
+    env = {**lf_env, "LANGFLOW_FLOW_ID": "no-such-flow"}
+    child = pexpect.spawn(sys.executable, [str(ROOT / "chat_session.py")], env=env, cwd=str(tmp_path), encoding="utf-8")
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.exitstatus == 1 and "User: " not in child.before
+    assert "error: no flow named 'no-such-flow' on Langflow" in child.before
+
+
+def user_settings(tmp_path: Path, text: str) -> dict[str, str]:
+    """A private user-level settings file holding `text`; an environment with no other settings."""
+    path = tmp_path / "config" / "langflow-chat" / ".env"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return clean_env(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"))
+
+
+@pytest.mark.feature("text")
+def test_the_user_settings_file_alone_reaches_the_server(run, langflow, tmp_path):
+    settings = f"LANGFLOW_URL={langflow.url}\nLANGFLOW_API_KEY={langflow.api_key}\nLANGFLOW_FLOW_ID=echo\n"
+    env = user_settings(tmp_path, settings)
+    one_shot = run("--text", "from any folder", env=env)
+    chat = run(stdin="and a chat\n", env=env, script="chat_session.py")
+    assert (one_shot.returncode, one_shot.stdout) == (0, "from any folder\n"), one_shot.stderr
+    assert (chat.returncode, chat.stdout) == (0, "User: and a chat\nAI: and a chat\n\n"), chat.stderr
+
+
+@pytest.mark.feature("version")
+def test_version_names_the_user_settings_file_it_read(run, langflow, tmp_path):
+    env = user_settings(tmp_path, f"LANGFLOW_URL={langflow.url}\n")
+    lines = run("--version", env=env).stdout.splitlines()
+    assert lines[1] == f"server: {langflow.url}: Langflow {langflow.release}"
+    assert lines[2] == f"settings read from {tmp_path / 'config' / 'langflow-chat' / '.env'}"

@@ -52,4 +52,4 @@ def test_auto_login_ignores_a_wrong_key(run):
 def test_auto_login_refuses_a_wrong_key(run):
     result = run("--text", "wrong key", env={**run.env, "LANGFLOW_API_KEY": "sk-wrong"})
     assert result.returncode == 3, result.stderr
-    assert "Invalid or missing API key" in result.stderr
+    assert "the server refused the API key" in result.stderr

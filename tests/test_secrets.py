@@ -16,7 +16,7 @@ ECHOED = f"the key {API_KEY} is not valid here"
 
 # Every place a Langflow error answer can carry text, each holding the key.
 ERROR_ANSWERS = {
-    "403 detail": json_reply({"detail": ECHOED}, status=403),
+    "400 detail": json_reply({"detail": ECHOED}, status=400),
     "500 detail as JSON in a string": json_reply(
         {"detail": json.dumps({"message": f"Error building Component Prompt: {ECHOED}", "traceback": None})},
         status=500,

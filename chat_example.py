@@ -2086,10 +2086,16 @@ def list_flows(server: Server) -> list[dict]:
 
 def folder_flows(server: Server) -> list[dict]:
     """The flows of each of the user's folders (GET /api/v1/folders/, then each folder), for a
-    server whose flow list fails (flows_by_folder)."""
+    server whose flow list fails (flows_by_folder). The listing also names folders that are not
+    the user's (the starter projects): those answer "404: Folder not found", in a 500."""
     client, flows = server.client, []
     for folder in dicts(client.json_list(client.request("GET", "/api/v1/folders/"), "folder list")):
-        answer = client.json(client.request("GET", f"/api/v1/folders/{quoted(str(folder.get('id')))}"))
+        try:
+            answer = client.json(client.request("GET", f"/api/v1/folders/{quoted(str(folder.get('id')))}"))
+        except ClientError as error:
+            if error.status == 404 or error.detail.startswith("404:"):
+                continue
+            raise
         flows += dicts(answer.get("flows") or []) if isinstance(answer, dict) else []
     return [{"endpoint_name": f.get("endpoint_name"), "id": f.get("id"), "name": f.get("name")} for f in flows]
 

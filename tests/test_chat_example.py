@@ -1030,18 +1030,21 @@ USER_READ_FAILURE = {"detail": "'UserRead' object has no attribute 'flows'"}  # 
 
 def test_list_flows_of_langflow_1_0_whose_flow_list_fails_reads_each_folder(cli, fake):
     fake.version = "1.0.19"
-    folders = [{"id": "folder-1", "name": "My Projects"}, {"id": "folder-2", "name": "Other"}]
+    names = ["Starter Projects", "My Projects", "Other"]  # the starter projects are not the user's
+    folders = [{"id": f"folder-{number}", "name": name} for number, name in enumerate(names)]
     fake.script("/api/v1/flows/", json_reply(USER_READ_FAILURE, status=500))
     fake.script(
         "/api/v1/folders/",
         json_reply(folders),
-        json_reply({**folders[0], "flows": fake.flows[:1]}),
-        json_reply({**folders[1], "flows": fake.flows[1:]}),
+        json_reply({"detail": "404: Folder not found"}, status=500),
+        json_reply({**folders[1], "flows": fake.flows[:1]}),
+        json_reply({**folders[2], "flows": fake.flows[1:]}),
     )
     flows = json.loads(cli("--list-flows", "--json").stdout)
     assert flows == [{key: flow[key] for key in ("endpoint_name", "id", "name")} for flow in fake.flows]
     assert [seen.path for seen in fake.requests if "folders" in seen.path] == [
         "/api/v1/folders/",
+        "/api/v1/folders/folder-0",
         "/api/v1/folders/folder-1",
         "/api/v1/folders/folder-2",
     ]

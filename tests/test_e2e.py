@@ -22,7 +22,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import requests
-from conftest import ROOT, chat_terminals, clean_env, script_runner
+from conftest import ROOT, chat_terminals, clean_env, run_in_terminal, script_runner
 
 pytestmark = pytest.mark.e2e
 COMPONENT_FAILED = (
@@ -355,11 +355,10 @@ def test_a_chat_that_cannot_run_ends_before_the_first_message_as_a_one_shot_woul
 @pytest.mark.feature("errors")
 def test_a_chat_at_a_terminal_with_an_unknown_flow_ends_before_the_prompt(lf_env, tmp_path):
     env = {**lf_env, "LANGFLOW_FLOW_ID": "no-such-flow"}
-    child = pexpect.spawn(sys.executable, [str(ROOT / "chat_session.py")], env=env, cwd=str(tmp_path), encoding="utf-8")
-    child.expect(pexpect.EOF, timeout=60)
-    child.close()
-    assert child.exitstatus == 1 and "User: " not in child.before
-    assert "error: no flow named 'no-such-flow' on Langflow" in child.before
+    child = run_in_terminal("chat_session.py", env=env, cwd=tmp_path, timeout=60)
+    shown = child.logfile_read.getvalue()
+    assert child.exitstatus == 1 and "User: " not in shown
+    assert "error: no flow named 'no-such-flow' on Langflow" in shown
 
 
 def user_settings(tmp_path: Path, text: str) -> dict[str, str]:

@@ -919,14 +919,14 @@ def event_steps(event: dict) -> list[tuple[Any, str]]:
     content_blocks growing: a `tool_use` content appears when a tool is called (name, tool_input)
     and gets its `output` or `error` when the tool returns. Langflow 1.13 lists the contents flat;
     up to 1.6 they sit in one "Agent Steps" block's `contents`. Text contents are the answer
-    itself, so they are not steps. A component's `log` event is a step too (key None: never sent twice).
+    itself, so they are not steps. A `log` event is a step too: a component's text (key None: never
+    sent twice), or an agent's tool starting or ending (log_steps).
     """
     kind, data = event.get("event"), event.get("data")
     if not isinstance(data, dict):
         return []
     if kind == "log":
-        message = data.get("message")
-        return [(None, f"log: {one_line(message, STEP_LIMIT)}")] if isinstance(message, str) and message.strip() else []
+        return log_steps(data)
     if kind != "add_message" or data.get("sender") == "User":
         return []
     steps: list[tuple[Any, str]] = []
@@ -935,8 +935,26 @@ def event_steps(event: dict) -> list[tuple[Any, str]]:
             steps += tool_steps(key, content)
         elif content.get("type") == "error" and (content.get("reason") or content.get("component")):
             where = f"{content['component']}: " if content.get("component") else ""
-            steps.append((key, f"error: {where}{step_text(content.get('reason') or '')}"))
+            steps.append(((*key, "failed"), f"error: {where}{step_text(content.get('reason') or '')}"))
     return steps
+
+
+def log_steps(data: dict) -> list[tuple[Any, str]]:
+    """A `log` event's step. From 1.9 an Agent logs each tool's start (its input) and end (its
+    output) as they happen, before the answer's tokens (lfx/base/agents/callback.py); the message
+    of other framework logs ("Chain Start") is not a step. Keys name the tool run: ("log", run_id, ...)."""
+    message = data.get("message")
+    if isinstance(message, str):
+        return [(None, f"log: {one_line(message, STEP_LIMIT)}")] if message.strip() else []
+    if not isinstance(message, dict) or message.get("type") not in ("tool_start", "tool_end"):
+        return []
+    serialized = message.get("serialized")
+    name = (serialized.get("name") if isinstance(serialized, dict) else None) or message.get("name") or "a tool"
+    key = ("log", message.get("run_id"))
+    if message["type"] == "tool_start":
+        tool_input = message.get("inputs") or message.get("input_str")
+        return [((*key, "call"), f"calling {name}" + (f" {step_text(tool_input)}" if tool_input else ""))]
+    return [((*key, "returned"), f"{name} returned: {tool_output(message.get('output'))}")]
 
 
 def nested_contents(blocks: Any, key: tuple) -> Iterator[tuple[tuple, dict]]:
@@ -957,10 +975,18 @@ def tool_steps(key: tuple, content: dict) -> list[tuple[Any, str]]:
         shown_input = f" {step_text(tool_input)}" if tool_input else ""
         steps.append(((*key, "call"), f"calling {name}{shown_input}"))
     if error not in (None, ""):
-        steps.append(((*key, "end"), f"{name} failed: {step_text(error)}"))
+        steps.append(((*key, "failed"), f"{name} failed: {step_text(error)}"))
     elif output is not None:
-        steps.append(((*key, "end"), f"{name} returned: {step_text(output)}"))
+        steps.append(((*key, "returned"), f"{name} returned: {tool_output(output)}"))
     return steps
+
+
+def tool_output(output: Any) -> str:
+    """What a tool returned, on one line: the `content` of the framework's envelope (a LangChain
+    ToolMessage, as 1.13 sends it), else the output as it is."""
+    if isinstance(output, dict) and "content" in output:
+        output = output["content"]
+    return step_text(output)
 
 
 def step_text(value: Any) -> str:
@@ -969,10 +995,19 @@ def step_text(value: Any) -> str:
 
 
 def tee_steps(events: Iterable[dict], on_step: Callable[[str], None]) -> Iterator[dict]:
-    """Pass the events on, telling on_step each agent step the first time it is reported."""
+    """Pass the events on, telling on_step each agent step the first time it is reported.
+
+    Once the server has logged a tool's start (1.9+), tools are followed by their logs, which come
+    as the tool runs; a `tool_use` content then adds only a tool's failure (no log reports one), so
+    a result is never shown again after the answer it came before."""
     seen: set[Any] = set()
+    tools_logged = False
     for event in events:
         for key, line in event_steps(event):
+            tools_logged = tools_logged or (key is not None and key[0] == "log")
+            from_content = key is not None and key[0] != "log" and key[-1] in ("call", "returned")
+            if tools_logged and from_content:
+                continue
             if key is None or key not in seen:
                 seen.add(key)
                 on_step(line)

@@ -816,27 +816,62 @@ def agent_message(session_id: str, message_id: str, blocks: list[dict], text: st
 
 
 def agent_events(
-    session_id: str, message: str, answer: str, tool: str, tool_input: dict, output: Any, error: Any = None
+    session_id: str,
+    message: str,
+    answer: str,
+    tool: str,
+    tool_input: dict,
+    output: Any,
+    error: Any = None,
+    logs: bool = True,
 ) -> list[dict]:
-    """An Agent's stream as Langflow 1.13 sends it with an OpenAI model (lfx/base/agents/events.py): the
-    partial message again and again, its flat content_blocks growing: the tool call with its input (twice:
-    at the tool's start and end), the answer's tokens, and only then the tool's output (published with
-    the answer's text), then the complete message and `end`."""
+    """An Agent's stream as Langflow 1.13 sends it with an OpenAI model (lfx/base/agents/events.py and
+    callback.py): the tool's start and end as `log` events (with `logs`, as 1.9+ send them; a failed
+    tool logs no end), then the partial message again and again, its flat content_blocks growing: the
+    tool call with its input (twice), the answer's tokens, and only then the tool's output (published
+    with the answer's text), then the complete message and `end`."""
     ai_id = str(uuid.uuid4())
     called = tool_content(tool, tool_input)
     returned = tool_content(tool, tool_input, output=output, error=error)
     text = {"type": "text", "id": None, "duration": 3, "header": {}, "contents": [], "text": answer}
-    events = [
-        message_event(message, "User", session_id, str(uuid.uuid4())),
-        agent_message(session_id, ai_id, []),
-        agent_message(session_id, ai_id, [called]),
-        agent_message(session_id, ai_id, [called]),
-    ]
+    events = [message_event(message, "User", session_id, str(uuid.uuid4())), agent_message(session_id, ai_id, [])]
+    if logs:
+        events += [chain_start_log(message), tool_start_log(tool, tool_input)]
+        events += [tool_end_log(tool, output)] if error is None else []
+    events += [agent_message(session_id, ai_id, [called]), agent_message(session_id, ai_id, [called])]
     events += [{"event": "token", "data": {"chunk": token, "id": ai_id}} for token in words(answer)]
     events.append(agent_message(session_id, ai_id, [returned, text], text=answer))
     events.append(agent_message(session_id, ai_id, [returned, text], text=answer, state="complete"))
     events.append({"event": "end", "data": {"result": run_response(session_id, [answer], message)}})
     return events
+
+
+TOOL_RUN = "01a24386-1b95-75d6-b643-c12a5d9a5858"  # a LangChain run id, as 1.13 logs it
+
+
+def agent_log(name: str, message: dict) -> dict:
+    """A `log` event of an Agent's callback (lfx/base/agents/callback.py), as Langflow 1.13 streams it."""
+    data = {"name": name, "message": message, "type": "object", "output": "response", "component_id": "Agent-EXpSZ"}
+    return {"event": "log", "data": data}
+
+
+def chain_start_log(message: str) -> dict:
+    inputs = {"messages": [{"content": message, "type": "human"}]}
+    return agent_log("Chain Start", {"type": "chain_start", "serialized": None, "inputs": inputs, "name": "LangGraph"})
+
+
+def tool_start_log(tool: str, tool_input: dict) -> dict:
+    serialized = {"name": tool, "description": "Perform basic arithmetic operations on a given expression."}
+    start = {"type": "tool_start", "serialized": serialized, "input_str": str(tool_input), "run_id": TOOL_RUN}
+    return agent_log("Tool Start", {**start, "inputs": tool_input, "name": None, "tool_call_id": "call_1"})
+
+
+def tool_end_log(tool: str, output: Any) -> dict:
+    """The tool's output in LangChain's ToolMessage envelope, its `content` the tool's own text."""
+    content = output if isinstance(output, str) else json.dumps(output)
+    envelope = {"content": content, "additional_kwargs": {}, "response_metadata": {}, "type": "tool", "name": tool}
+    envelope |= {"id": None, "tool_call_id": "call_1", "artifact": output, "status": "success"}
+    return agent_log("Tool End", {"type": "tool_end", "output": envelope, "run_id": TOOL_RUN, "name": tool})
 
 
 def old_agent_steps(message: str, contents: list[dict]) -> list[dict]:

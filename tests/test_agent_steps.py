@@ -17,11 +17,14 @@ from conftest import ROOT, run_in_terminal, spawn_in_terminal
 from fake_langflow import (
     agent_events,
     agent_message,
+    chain_start_log,
     event_line,
     event_stream,
     message_event,
     old_agent_steps,
     tool_content,
+    tool_end_log,
+    tool_start_log,
 )
 
 from chat_example import event_steps, tee_steps
@@ -40,6 +43,14 @@ def steps_of(events: list[dict]) -> list[str]:
     return shown
 
 
+class AnyRun:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and len(other) == 36
+
+
+ANY_RUN = AnyRun()  # a LangChain run id
+
+
 def a_tool_call(**kwargs) -> list[dict]:
     return agent_events("s", "What is 2 + 3?", ANSWER, TOOL, {"expression": "2 + 3"}, {"result": "5"}, **kwargs)
 
@@ -53,7 +64,37 @@ def test_a_tool_call_shows_its_input_once_then_its_result_once():
 
 def test_a_failed_tool_shows_its_error():
     events = agent_events("s", "hi", "sorry", TOOL, {"expression": "1/0"}, None, error="division by zero")
-    assert steps_of(events)[-1] == "evaluate_expression failed: division by zero"
+    assert steps_of(events) == ['calling evaluate_expression {"expression": "1/0"}', f"{TOOL} failed: division by zero"]
+
+
+def test_a_tool_result_logged_before_the_answer_is_shown_before_its_tokens():
+    order: list[str] = []
+    for event in tee_steps(a_tool_call(), order.append):
+        if event["event"] == "token":
+            order.append("token")
+    assert order[:3] == [CALL, RESULT, "token"] and order.count(RESULT) == 1
+
+
+def test_a_logged_tool_result_is_the_content_of_its_envelope():
+    assert event_steps(tool_end_log(TOOL, {"result": "5"})) == [(("log", ANY_RUN, "returned"), RESULT)]
+
+
+def test_a_logged_tool_start_shows_the_tools_input():
+    assert event_steps(tool_start_log(TOOL, {"expression": "2 + 3"})) == [(("log", ANY_RUN, "call"), CALL)]
+
+
+def test_the_frameworks_other_logs_are_not_steps():
+    assert event_steps(chain_start_log("What is 2 + 3?")) == []
+
+
+def test_without_tool_logs_the_steps_come_from_the_agents_message():
+    assert steps_of(a_tool_call(logs=False)) == [CALL, RESULT]
+
+
+def test_a_tool_output_in_its_envelope_shows_its_content():
+    envelope = {"content": '{"result": "5"}', "type": "tool", "name": TOOL, "artifact": {"result": "5"}}
+    (_call, (_key, result)) = event_steps(agent_message("s", "m", [tool_content(TOOL, {"a": 1}, output=envelope)]))
+    assert result == RESULT
 
 
 def test_the_steps_of_langflow_up_to_1_6_are_read_from_the_agent_steps_group():
@@ -144,16 +185,22 @@ def at_terminal(fake_env, cwd, *args, script="chat_example.py", **env) -> str:
     return WAITING_LINE.sub("", child.before).replace("\r\n", "\n")
 
 
-def test_at_a_terminal_the_steps_come_dimmed_before_the_answer_and_results_after_its_line(fake, fake_env, tmp_path):
+def test_at_a_terminal_the_steps_come_dimmed_before_the_answer(fake, fake_env, tmp_path):
     fake.script(RUN, agent_reply())
     screen = at_terminal(fake_env, tmp_path, "--stream", "What is 2 + 3?", TERM="xterm")
-    assert screen == f"\x1b[2m  {CALL}\x1b[22m\n{ANSWER}\n\x1b[2m  {RESULT}\x1b[22m\n"
+    assert screen == f"\x1b[2m  {CALL}\x1b[22m\n\x1b[2m  {RESULT}\x1b[22m\n{ANSWER}\n"
+
+
+def test_a_result_the_server_sends_after_the_answer_is_shown_after_its_line(fake, fake_env, tmp_path):
+    fake.script(RUN, event_stream(a_tool_call(logs=False)))
+    screen = at_terminal(fake_env, tmp_path, "--stream", "What is 2 + 3?", NO_COLOR="1")
+    assert screen == f"  {CALL}\n{ANSWER}\n  {RESULT}\n"
 
 
 def test_no_color_leaves_the_steps_plain(fake, fake_env, tmp_path):
     fake.script(RUN, agent_reply())
     screen = at_terminal(fake_env, tmp_path, "--stream", "What is 2 + 3?", NO_COLOR="1")
-    assert screen == f"  {CALL}\n{ANSWER}\n  {RESULT}\n"
+    assert screen == f"  {CALL}\n  {RESULT}\n{ANSWER}\n"
 
 
 def test_no_steps_hides_them_at_a_terminal(fake, fake_env, tmp_path):
@@ -175,7 +222,7 @@ def test_the_chat_shows_steps_between_the_question_and_the_answer(fake, fake_env
     child.expect_exact("User: ")
     child.sendline("What is 2 + 3?")
     child.expect_exact("\r\nUser: ")
-    assert child.before.replace("\r\n", "\n") == f"What is 2 + 3?\n  {CALL}\nAI: {ANSWER}\n\n  {RESULT}"
+    assert child.before.replace("\r\n", "\n") == f"What is 2 + 3?\n  {CALL}\n  {RESULT}\nAI: {ANSWER}\n"
     child.close(force=True)
 
 
@@ -208,7 +255,7 @@ def test_at_a_terminal_a_long_step_is_cut_to_one_screen_line(fake, fake_env, tmp
     child = run_in_terminal("chat_example.py", "--stream", "hi", env=env, cwd=tmp_path, size=(24, 60))
     lines = child.before.split("\r\n")
     assert lines[0].startswith(f'  calling {TOOL} {{"expression": "1 + 1') and len(lines[0]) == 59
-    assert lines[1] == "ok" and len(lines[2]) == 59
+    assert len(lines[1]) == 59 and lines[2] == "ok"
 
 
 @pytest.mark.parametrize("mode", ["--text", "--json"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import chat_terminals, clean_env, script_runner
+from conftest import chat_terminals, clean_env, screen_lines, script_runner
 from langflow_server import ensure_langflow
 from openai_fake import FAIL_MESSAGE, FAIL_WORD, TOOL
 from starter_flows import create_starters, starter_folder
@@ -240,10 +240,20 @@ def test_model_failure_exits_1_with_one_clear_line(run, flow, mode):
     assert "Traceback" not in result.stderr
 
 
-def test_simple_agent_steps_show_the_tool_call_on_stderr(run):
+def test_simple_agent_steps_show_the_tool_call_then_its_output_on_stderr(run):
     result = run("--stream", "--steps", "--flow", "simple-agent", "What is 2 + 3?")
     assert (result.returncode, result.stdout) == (0, f"The tool said: {TOOL_RESULT}\n"), result.stderr
-    lines = result.stderr.splitlines()
-    call = next(i for i, line in enumerate(lines) if f'calling {TOOL} {{"expression": "2 + 3"}}' in line)
-    returned = next(i for i, line in enumerate(lines) if f"{TOOL} returned:" in line)
-    assert call < returned and '\\"5\\"' in lines[returned]
+    assert result.stderr == f'  calling {TOOL} {{"expression": "2 + 3"}}\n  {TOOL} returned: {TOOL_RESULT}\n'
+
+
+def test_simple_agent_at_a_terminal_shows_the_tools_output_before_the_answer_and_never_after(terminal):
+    child = terminal("--flow", "simple-agent")
+    say(child, "What is 2 + 3?")
+    lines = screen_lines(child.logfile_read.getvalue(), size=(40, 200))
+    assert lines[lines.index("User: What is 2 + 3?") :][:5] == [
+        "User: What is 2 + 3?",
+        f'  calling {TOOL} {{"expression": "2 + 3"}}',
+        f"  {TOOL} returned: {TOOL_RESULT}",
+        f"AI: The tool said: {TOOL_RESULT}",
+        "",
+    ]

@@ -2217,6 +2217,21 @@ SPINNER = ("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "waiting for the flow…")
 ASCII_SPINNER = ("|/-\\", "waiting for the flow...")
 ERASE_LINE = "\r\x1b[K"
 DIM = ("\x1b[2m", "\x1b[22m")
+COLORS = {"User": "\x1b[1;36m", "AI": "\x1b[1;32m", "error": "\x1b[1;31m", "warning": "\x1b[1;33m"}
+RESET = "\x1b[0m"
+
+
+def colors_allowed(stream: TextIO, environ: Mapping[str, str] = os.environ) -> bool:
+    """Colour only on a terminal that is not TERM=dumb, and never with NO_COLOR set (no-color.org)."""
+    try:
+        return stream.isatty() and environ.get("TERM") != "dumb" and not environ.get("NO_COLOR")
+    except (AttributeError, ValueError):  # not a real stream, or a closed one
+        return False
+
+
+def end_of_input_key(os_name: str = os.name) -> str:
+    """The key that ends input at this platform's terminal, as hints name it."""
+    return "Ctrl-Z then Enter" if os_name == "nt" else "Ctrl-D"
 
 
 class Voice:
@@ -2227,10 +2242,13 @@ class Voice:
     written, and comes back after it.
     """
 
-    def __init__(self, err: TextIO, secrets: Iterable[str] = (), waiting: WaitingLine | None = None) -> None:
+    def __init__(
+        self, err: TextIO, secrets: Iterable[str] = (), waiting: WaitingLine | None = None, colors: bool = False
+    ) -> None:
         self.err = err
         self.secrets = tuple(secret for secret in secrets if secret)
         self.waiting = waiting
+        self.colors = colors  # `error:` and `warning:` coloured, asides dimmed
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
@@ -2242,6 +2260,9 @@ class Voice:
         safe = terminal_safe(self.redact(text))
         if style is not None:
             safe = f"{style[0]}{safe}{style[1]}"
+        elif self.colors:
+            label = next((label for label in ("error:", "warning:") if safe.startswith(label)), "")
+            safe = f"{COLORS[label[:-1]]}{label}{RESET}{safe[len(label) :]}" if label else safe
         if self.waiting is not None:
             self.waiting.erase()
         self.err.write(safe + end)
@@ -2254,6 +2275,12 @@ class Voice:
         one or erased before the next line; not shown when stderr is not a terminal."""
         if self.waiting is not None:
             self.waiting.show(terminal_safe(self.redact(text)))
+
+    def aside(self, text: str) -> None:
+        """A line about the transcript, not of it (a frame, a hint): dimmed where colour is on."""
+        if not can_show(self.err, text):
+            text = text.replace("─", "-")
+        self.say(text, style=DIM if self.colors else None)
 
     def report(self, error: BaseException, verbose: bool) -> None:
         """A failure as one line; its traceback first when asked for (-v)."""
@@ -2369,7 +2396,7 @@ class ReplyWriter:
 class Terminal:
     """What a person sees besides the reply, made from what stdin, stdout and stderr are: the
     Voice, the waiting line (a terminal that is not TERM=dumb), the agent's steps (at a terminal,
-    unless --steps/--no-steps say otherwise; dimmed unless NO_COLOR), and stdout for replies."""
+    unless --steps/--no-steps say otherwise), colour where colors_allowed, and stdout for replies."""
 
     def __init__(
         self,
@@ -2384,14 +2411,32 @@ class Terminal:
         capable = at_terminal and environ.get("TERM") != "dumb"
         self.stdin = stdin
         self.waiting = WaitingLine(err, enabled=capable)
-        self.voice = Voice(err, secrets, self.waiting)
+        self.voice = Voice(err, secrets, self.waiting, colors=colors_allowed(err, environ))
+        self.colored_out = colors_allowed(out, environ)
+        self.out_columns = out.isatty()
         show_steps = at_terminal if steps is None else steps
-        dim = capable and not environ.get("NO_COLOR")
-        self.steps = StepPrinter(self.voice, dim=dim, fit=at_terminal) if show_steps else None
+        self.steps = StepPrinter(self.voice, dim=self.voice.colors, fit=at_terminal) if show_steps else None
         self.out: TextIO = ReplyWriter(out, self.waiting, self.steps) if capable or show_steps else out  # type: ignore[assignment]
 
     def on_step(self) -> Callable[[str], None] | None:
         return self.steps.step if self.steps is not None else None
+
+    def label(self, name: str) -> str:
+        """`User:` or `AI:`, coloured when stdout is a colour terminal."""
+        return f"{COLORS[name]}{name}:{RESET}" if self.colored_out else f"{name}:"
+
+    def typing_hint(self) -> None:
+        """A message read from stdin that is this terminal: say how to end it, or it seems to hang."""
+        if self.stdin.isatty():
+            self.voice.aside(f"type the message; {end_of_input_key()} at the start of a line ends it")
+
+    def columns(self) -> int | None:
+        """The width of the terminal stdout is (None: not a terminal, so lines are not cut)."""
+        if not self.out_columns:
+            return None
+        import shutil
+
+        return shutil.get_terminal_size().columns
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
@@ -2460,6 +2505,8 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         if args.list_flows:
             return show_flows(server, args.json, out)
         require_flow(config)
+        if args.message == "-":
+            terminal.typing_hint()
         message = read_message(args.message, stdin)
         files = readable_files(args.file)
         session_id = args.session_id or new_session_id()
@@ -2567,7 +2614,7 @@ def guarded_main(
     parse: Callable[[list[str] | None], argparse.Namespace], run: RunFunction, argv: list[str] | None
 ) -> int:
     """The one place where failures become an error line and an exit code (both scripts use it)."""
-    verbose, voice = False, Voice(sys.stderr)
+    verbose, voice = False, Voice(sys.stderr, colors=colors_allowed(sys.stderr))
     utf8_stdio(sys.stdin, sys.stdout, sys.stderr)
     try:
         args = parse(argv)
@@ -2575,7 +2622,7 @@ def guarded_main(
         if args.version:
             return print_versions(args, sys.stdout)
         config = load_config(args)
-        voice = Voice(sys.stderr, config.secrets)
+        voice = Voice(sys.stderr, config.secrets, colors=colors_allowed(sys.stderr))
         if verbose:
             voice.say(settings_read(config))
         exit_code = run(args, config, sys.stdin, sys.stdout, sys.stderr)

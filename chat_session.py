@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -87,11 +88,6 @@ def state_dir(os_name: str = os.name, environ: Mapping[str, str] = os.environ) -
     if not base or not base.startswith("/"):  # the XDG spec: a relative path is to be ignored
         base = str(PurePosixPath(environ.get("HOME") or os.path.expanduser("~"), ".local", "state"))
     return PurePosixPath(base, "langflow-chat")
-
-
-def end_of_input_key(os_name: str = os.name) -> str:
-    """The key that ends input at this platform's terminal, as the banner and /help name it."""
-    return "Ctrl-Z then Enter" if os_name == "nt" else "Ctrl-D"
 
 
 def private_dir(path: Path) -> Path:
@@ -410,13 +406,38 @@ def session_summaries(messages: list[dict]) -> list[dict]:
     return sorted(summaries, key=lambda s: (s["last_active"], s["session_id"]), reverse=True)
 
 
-def sessions_table(sessions: list[dict], numbered: bool, zone: tzinfo | None = None) -> str:
-    """The listing for people: numbered in the chat (for /resume N), last active in local time."""
+def sessions_table(sessions: list[dict], numbered: bool, zone: tzinfo | None = None, width: int | None = None) -> str:
+    """The listing for people: numbered in the chat (for /resume N), last active in local time.
+    At a terminal `width` columns wide no line wraps: the first message is shortened to fit (a
+    line still too wide is cut)."""
     rows = [("#", "LAST ACTIVE", "MESSAGES", "SESSION", "FIRST MESSAGE")]
     for number, summary in enumerate(sessions, 1):
         row = (str(number), local_time(summary["last_active"], zone), str(summary["messages"]))
         rows.append((*row, summary["session_id"], core.one_line(summary["first_message"], FIRST_MESSAGE_WIDTH)))
-    return core.aligned(rows if numbered else [row[1:] for row in rows])
+    rows = rows if numbered else [row[1:] for row in rows]
+    if width is None:
+        return core.aligned(rows)
+    room = width - 1 - sum(max(len(row[column]) for row in rows) + 2 for column in range(len(rows[0]) - 1))
+    rows = [(*row[:-1], fitted(row[-1], room)) for row in rows]
+    return "\n".join(fitted(line, width - 1) for line in core.aligned(rows).split("\n"))
+
+
+def columns_of(text: str) -> int:
+    """How many terminal columns a text takes: wide (East Asian) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def fitted(text: str, columns: int) -> str:
+    """The text cut to at most `columns` terminal columns, a cut marked with "…"."""
+    if columns_of(text) <= columns:
+        return text
+    kept, used = [], 1
+    for char in text:
+        used += columns_of(char)
+        if used > columns:
+            break
+        kept.append(char)
+    return "".join(kept) + "…" if columns > 0 else ""
 
 
 def stored_text(message: dict, empty_reply_mark: Callable[[], str]) -> str:
@@ -432,10 +453,6 @@ def stored_text(message: dict, empty_reply_mark: Callable[[], str]) -> str:
 def error_mark(message: dict) -> str:
     """A stored error (a component that raised) shows as such, not as a reply."""
     return f"[error from {message.get('sender_name') or 'the flow'}] " if message.get("category") == "error" else ""
-
-
-def transcript_line(sender: str, text: str) -> str:
-    return f"{'User' if sender == 'User' else 'AI'}: {text}\n"
 
 
 def recap_start(history: list[tuple[str, str]], turns: int = RECAP_TURNS) -> int:
@@ -485,12 +502,17 @@ class Stored(NamedTuple):
     forget: Callable[[str], None]  # delete a session's messages
 
 
+EMPTY_REPLY = "(empty reply)"
+INTERRUPTED = "(interrupted)"  # an empty reply this chat cut short with Ctrl-C
+RETRY_SHOWN = 200  # characters of the message /retry sends again, shown on one line
+
+
 def stored_on(server: core.Server) -> Stored:
     """Stored, over HTTP. A server that stores no messages (`lfx serve`) says so in one line."""
 
     def empty_reply_mark() -> str:  # the dialect is asked only if a reply was stored empty
         stored = server.dialect().stores_streamed_replies
-        return "(empty reply)" if stored else "(not stored by this server)"
+        return EMPTY_REPLY if stored else "(not stored by this server)"
 
     def history(session_id: str) -> list[tuple[str, str]]:
         """A stored error can hold what the server echoed, the key included: redacted like stderr."""
@@ -557,31 +579,62 @@ class Conversation:
         show: Show,
         note: Callable[[str], None],
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        aside: Callable[[str], None] | None = None,
+        label: Callable[[str], None] | None = None,
+        columns: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.session_id = session_id
         self.stored, self.last = stored, last
         self.show, self.note, self.now = show, note, now
+        self.aside = aside or note  # frames and hints: dimmed at a colour terminal
+        self.label = label or (lambda name: show(f"{name}:"))  # writes `User:` or `AI:`
+        self.columns = columns  # the terminal's width for tables (None: not a terminal)
         self.listed: list[str] = []  # the session ids of the last /sessions, for /resume N
+        self.cut: set[tuple[str, str]] = set()  # (session id, message) of replies this chat interrupted
+
+    def interrupted(self, message: str) -> None:
+        """The reply to this message was cut short here: /history shows it as interrupted."""
+        self.cut.add((self.session_id, message.strip()))
+
+    def stored_turns(self, session_id: str) -> list[tuple[str, str]]:
+        """The stored history, an empty reply this chat interrupted marked as such."""
+        history = self.stored.history(session_id)
+        turns = []
+        for index, (sender, text) in enumerate(history):
+            cut = text == EMPTY_REPLY and index > 0 and (session_id, history[index - 1][1]) in self.cut
+            turns.append((sender, INTERRUPTED if cut else text))
+        return turns
+
+    def transcript(self, history: list[tuple[str, str]]) -> None:
+        for sender, text in history:
+            self.label("User" if sender == "User" else "AI")
+            self.show(f" {text}\n")
 
     def new(self, _argument: str = "") -> None:
         self.session_id = core.new_session_id()
         self.note(f"new session: {self.session_id}")
 
-    def switch(self, argument: str) -> None:
-        """/session shows the id; /session ID switches to it."""
+    def switch(self, argument: str, confirm: Callable[[str], bool]) -> None:
+        """/session shows the id; /session ID switches to it, after y if the server knows no such conversation."""
         if not argument:
             self.show(self.session_id + "\n")
+            return
+        question = f"No conversation {argument} is stored for this flow; start one under that id? [y/N] "
+        if argument != self.session_id and not self.stored.history(argument) and not confirm(question):
+            self.note(f"still in session: {self.session_id}")
             return
         self.session_id = argument
         self.last.remember(argument)
         self.note(f"switched to session: {argument}")
 
     def history(self, _argument: str = "") -> None:
-        messages = self.stored.history(self.session_id)
+        messages = self.stored_turns(self.session_id)
         if not messages:
             self.note("no messages stored for this session yet")
-        for sender, text in messages:
-            self.show(transcript_line(sender, text))
+            return
+        self.aside(f"── history of session {self.session_id}: {len(messages)} messages ──")
+        self.transcript(messages)
+        self.aside("── end of history ──")
 
     def sessions(self) -> list[dict]:
         """The flow's conversations, most recent first, numbered for /resume N."""
@@ -595,7 +648,7 @@ class Conversation:
         if not sessions:
             self.note("no conversations stored for this flow yet")
             return
-        self.show(sessions_table(sessions, numbered=numbered) + "\n")
+        self.show(sessions_table(sessions, numbered=numbered, width=self.columns()) + "\n")
         if numbered:
             self.note("/resume N switches to conversation N")
 
@@ -612,7 +665,7 @@ class Conversation:
                 self.note(f"no conversation number {argument} (/sessions lists {len(self.listed)})")
                 return
             session_id = self.listed[int(argument) - 1]
-        history = self.stored.history(session_id)
+        history = self.stored_turns(session_id)
         if not history:
             self.note(f"no conversation {session_id} stored for this flow (/session {session_id} starts one)")
             return
@@ -624,7 +677,7 @@ class Conversation:
     def recap(self) -> None:
         """The last turns of the current conversation, as when it is resumed (at start: -c, --session-id)."""
         try:
-            history = self.stored.history(self.session_id)
+            history = self.stored_turns(self.session_id)
         except core.ClientError as error:
             self.note(f"error: {error}")
             return
@@ -634,12 +687,12 @@ class Conversation:
             self.note("nothing stored for this session yet")
 
     def show_recap(self, history: list[tuple[str, str]]) -> None:
+        """The last turns, framed so they cannot be taken for new ones."""
         start = recap_start(history)
-        if start:
-            self.note(f"... {start} earlier messages (/history shows them all)")
-        for sender, text in history[start:]:
-            self.show(transcript_line(sender, text))
-        self.show("\n")
+        earlier = f", {start} earlier messages (/history shows them all)" if start else ""
+        self.aside(f"── recap of session {self.session_id}{earlier} ──")
+        self.transcript(history[start:])
+        self.aside("── end of recap ──")
 
     def rename(self, name: str) -> None:
         """Rename on the server, so the Playground and --session-id NAME find it; never onto another conversation."""
@@ -696,6 +749,9 @@ class Conversation:
             self.note("usage: /save PATH (Markdown; JSON if PATH ends in .json)")
             return
         path = Path(argument).expanduser()
+        if path.is_dir():
+            self.note(f"error: {path} is a folder: give a file name (/save {path / 'chat.md'})")
+            return
         messages = self.stored.messages(self.session_id)
         if not messages:
             self.note("nothing stored for this conversation yet: nothing saved")
@@ -721,13 +777,15 @@ class Chat:
         conversation: Conversation,
         out: TextIO,
         voice: core.Voice,
-        end_key: str = end_of_input_key(),
+        end_key: str = core.end_of_input_key(),
+        label: Callable[[str], str] = lambda name: f"{name}:",
     ) -> None:
         self.ask = ask
         self.conversation = conversation
         self.out = out
         self.voice = voice
         self.end_key = end_key  # named in hints: Ctrl-D, or Ctrl-Z then Enter on Windows
+        self.label = label  # `User:` and `AI:` as the terminal shows them (coloured or not)
         self.show = core.make_show(out)
         self.pending: str | None = None  # the last message that failed or was interrupted
         self.failed_turns = 0
@@ -747,7 +805,8 @@ class Chat:
         def show(text: str) -> None:
             nonlocal shown, had_text
             if not shown:
-                self.show("AI: ")
+                self.out.write(self.label("AI") + " ")
+                self.out.flush()
                 shown = True
             had_text = had_text or bool(text)
             self.show(text)
@@ -763,6 +822,7 @@ class Chat:
         except KeyboardInterrupt:
             self.end_reply(shown)
             self.keep_for_retry(message)
+            self.conversation.interrupted(message)
             raise
         self.end_reply(shown)
         self.pending = None
@@ -785,6 +845,7 @@ class Chat:
         if self.pending is None:
             self.note("nothing to retry: no message has failed")
         else:
+            self.conversation.aside(f"sending again: {core.one_line(self.pending, RETRY_SHOWN)}")
             self.turn(self.pending)
 
     def command(self, line: str) -> bool:
@@ -845,7 +906,7 @@ class Chat:
         /multi and \"\"\" collect several lines; a line holding line breaks (a paste, or a recalled
         multi-line message) is a message as it is.
         """
-        line = read_line("User: ")
+        line = read_line(self.label("User") + " ")
         stripped = line.strip()
         if "\n" in line:
             message = line.rstrip("\n")  # a pasted text's last line break is not part of it
@@ -853,12 +914,14 @@ class Chat:
         if stripped.startswith("//"):
             return line, stripped[1:]
         if stripped == "/multi":
+            self.conversation.aside(f"(several lines: /multi on a line of its own sends them, {self.end_key} too)")
             message = "\n".join(read_until(lambda text: text.strip() == "/multi", read_line))
             return message, message
         if stripped.startswith('"""'):
             first = stripped[3:]
             if first.endswith('"""'):
                 return line, first[:-3]
+            self.conversation.aside(f'(several lines: """ at the end of a line sends them, {self.end_key} too)')
             lines = [first] if first else []
             lines += read_until(lambda text: text.rstrip().endswith('"""'), read_line, closing='"""')
             message = "\n".join(lines)
@@ -882,7 +945,7 @@ COMMANDS = (
         ("/session",),
         "[ID]",
         "show the session id, or switch to conversation ID",
-        lambda chat, a: chat.conversation.switch(a),
+        lambda chat, a: chat.conversation.switch(a, chat.confirm),
     ),
     Command(("/retry",), "", "send again the last message that failed or was interrupted", Chat.retry),
     Command(
@@ -948,7 +1011,8 @@ def line_reader(stdin: TextIO, out: TextIO, err: TextIO) -> ReadLine:
     (chat_session.py > log.txt) the prompt goes to stderr, so the file gets only the transcript.
     """
     if out.isatty():
-        return ending_line_on_eof(input, out)
+        readline = load_readline()
+        return ending_line_on_eof(lambda prompt: input(readline_prompt(prompt, readline)), out)
 
     def read_plain(prompt: str) -> str:
         err.write(prompt)
@@ -959,6 +1023,19 @@ def line_reader(stdin: TextIO, out: TextIO, err: TextIO) -> ReadLine:
         return line.removesuffix("\n").removesuffix("\r")
 
     return ending_line_on_eof(read_plain, err)
+
+
+ESCAPE_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def readline_prompt(prompt: str, readline: ModuleType | None) -> str:
+    """A prompt's colour codes as the line editor must see them to count its width: GNU readline
+    needs each wrapped in \\001 and \\002; libedit gets the prompt plain; no editor, as it is."""
+    if readline is None:
+        return prompt
+    if "libedit" in (readline.__doc__ or "") or getattr(readline, "backend", "readline") != "readline":
+        return ESCAPE_CODE.sub("", prompt)
+    return ESCAPE_CODE.sub(lambda code: f"\001{code.group()}\002", prompt)
 
 
 def ending_line_on_eof(read: ReadLine, prompts: TextIO) -> ReadLine:
@@ -984,6 +1061,16 @@ def banner(config: core.Config, session_id: str, how: str, end_key: str) -> str:
 
 
 # === 6. main =====================================================================================
+
+
+def label_writer(out: TextIO, label: Callable[[str], str]) -> Callable[[str], None]:
+    """What writes `User:` or `AI:` as the terminal shows it (its escape codes are ours, so not escaped)."""
+
+    def write(name: str) -> None:
+        out.write(label(name))
+        out.flush()
+
+    return write
 
 
 def make_ask(server: core.Server, terminal: core.Terminal, stream: bool) -> Ask:
@@ -1012,7 +1099,17 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
     last = LastSessions(folder / "sessions.json", config, voice.say)
     try:
         session_id, how = ("", "") if args.list_sessions or args.forget else first_session_id(args, last)
-        conversation = Conversation(session_id, stored_on(server), last, core.make_show(terminal.out), voice.say)
+        show = core.make_show(terminal.out)
+        conversation = Conversation(
+            session_id,
+            stored_on(server),
+            last,
+            show,
+            voice.say,
+            aside=voice.aside,
+            label=label_writer(terminal.out, terminal.label),
+            columns=terminal.columns,
+        )
         if args.list_sessions and args.json:
             core.print_json(conversation.sessions(), out)
             return core.EXIT_OK
@@ -1025,7 +1122,9 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
         core.variable_headers(server)  # --var on a server that would ignore them: exit 2 before any turn
         server.check()  # before anything is typed: the URL, the key and the flow
         core.check_component_names(server)
-        chat = Chat(make_ask(server, terminal, not args.no_stream), conversation, terminal.out, voice)
+        chat = Chat(
+            make_ask(server, terminal, not args.no_stream), conversation, terminal.out, voice, label=terminal.label
+        )
         if not stdin.isatty():  # read as UTF-8, stray bytes replaced (core.utf8_stdio)
             return chat.piped(stdin)
         at_terminal = out.isatty()  # else input() has no line editing, and prompts go to stderr

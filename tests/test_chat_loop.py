@@ -18,7 +18,8 @@ from fake_langflow import FakeFlow
 
 import chat_example as core
 import chat_session
-from chat_session import Chat, Stored, end_of_input_key
+from chat_example import end_of_input_key
+from chat_session import Chat, Stored
 
 DROPPED = "the connection dropped before the reply was complete (try again; the flow may have run)"
 FLOW_FAILED = "HTTP 500: Error building Component Prompt: boom (check the flow's components in Langflow)"
@@ -155,6 +156,7 @@ def test_session_prints_the_session_id_on_stdout(talk: Conversation) -> None:
 
 
 def test_session_with_an_id_switches_to_that_conversation_and_remembers_it(talk: Conversation) -> None:
+    talk.flow.stored["earlier-chat-7"] = [("User", "hello")]
     talk.type("/session earlier-chat-7")
 
     assert talk.remembered == ["earlier-chat-7"]
@@ -165,6 +167,14 @@ def test_session_with_an_id_switches_to_that_conversation_and_remembers_it(talk:
     assert talk.flow.asked == [("where were we?", "earlier-chat-7")]
 
 
+def test_session_with_an_id_the_server_does_not_know_asks_before_starting_it(talk: Conversation) -> None:
+    talk.type("/session typo", "n", "/session new-topic", "y")
+
+    assert talk.out.getvalue().count("No conversation typo is stored for this flow; start one under that id? [y/N] ")
+    assert talk.err.getvalue() == f"still in session: {SESSION}\nswitched to session: new-topic\n"
+    assert talk.chat.session_id == "new-topic"
+
+
 def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: Conversation) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
@@ -172,7 +182,14 @@ def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk
 
     assert talk.flow.asked == [("hello", SESSION), ("hello", SESSION)]
     assert talk.out.getvalue() == "User: hello\n\nUser: /retry\nAI: hello\n\nUser: \n"
-    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\n"
+
+
+def test_retry_shows_the_message_it_sends_again(talk: Conversation) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+
+    talk.type("hello\nagain", "/retry")
+
+    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\nsending again: hello again\n"
 
 
 def test_retry_with_nothing_failed_says_so_and_sends_nothing(talk: Conversation) -> None:
@@ -189,7 +206,7 @@ def test_a_successful_retry_leaves_nothing_to_retry(talk: Conversation) -> None:
     talk.type("hello", "/retry", "/retry")
 
     assert talk.flow.asked == [("hello", SESSION), ("hello", SESSION)]
-    assert talk.err.getvalue() == f"error: {FLOW_FAILED}\nnothing to retry: no message has failed\n"
+    assert talk.err.getvalue().endswith("\nnothing to retry: no message has failed\n")
 
 
 def test_history_shows_the_stored_conversation_as_user_and_ai_lines(talk: Conversation) -> None:
@@ -198,7 +215,29 @@ def test_history_shows_the_stored_conversation_as_user_and_ai_lines(talk: Conver
     talk.type("/history")
 
     assert talk.out.getvalue() == "User: /history\nUser: hello\nAI: Hi! How can I help?\nUser: a joke\nUser: \n"
-    assert talk.err.getvalue() == ""
+
+
+def test_history_is_framed_on_stderr_so_it_is_not_taken_for_new_turns(talk: Conversation) -> None:
+    talk.flow.stored[SESSION] = [("User", "hello"), ("Machine", "Hi!")]
+
+    talk.type("/history")
+
+    assert talk.err.getvalue() == f"── history of session {SESSION}: 2 messages ──\n── end of history ──\n"
+
+
+def test_history_shows_a_reply_this_chat_interrupted_as_interrupted(talk: Conversation) -> None:
+    talk.flow.will_reply("Once upon", KeyboardInterrupt())
+    talk.type("a story")
+    talk.flow.stored[SESSION] = [
+        ("User", "a story"),
+        ("Machine", "(empty reply)"),
+        ("User", "hi"),
+        ("Machine", "(empty reply)"),
+    ]
+
+    talk.type("/history")
+
+    assert talk.out.getvalue().endswith("User: a story\nAI: (interrupted)\nUser: hi\nAI: (empty reply)\nUser: \n")
 
 
 def test_history_of_a_session_with_no_messages_says_so(talk: Conversation) -> None:
@@ -268,7 +307,17 @@ def test_ctrl_c_inside_a_multi_line_message_drops_it(talk: Conversation) -> None
     talk.type("/multi", "never mind", CTRL_C, "hello")
 
     assert talk.flow.asked == [("hello", SESSION)]
-    assert talk.err.getvalue() == "\n(Ctrl-D or /exit to quit)\n"
+    assert talk.err.getvalue().endswith("\n\n(Ctrl-D or /exit to quit)\n")
+
+
+@pytest.mark.parametrize(("opening", "ending"), [("/multi", "/multi on a line of its own"), ('"""', '""" at the end')])
+def test_a_multi_line_message_says_how_to_end_it(talk: Conversation, opening: str, ending: str) -> None:
+    talk.type(opening, "one", "two")
+
+    assert (
+        talk.err.getvalue()
+        == f"(several lines: {ending}{' of a line' if opening == chr(34) * 3 else ''} sends them, Ctrl-D too)\n"
+    )
 
 
 def test_an_unknown_command_is_not_sent_and_points_to_help(talk: Conversation) -> None:

@@ -56,8 +56,8 @@ def run(env: dict[str, str], tmp_path: Path):
 
 @pytest.fixture
 def terminal(env: dict[str, str], tmp_path: Path):
-    """Start chat_session.py in a pseudo-terminal, at its first prompt; closed at the end."""
-    with chat_terminals(env, tmp_path, timeout=90) as start:
+    """Start chat_session.py in a pseudo-terminal (no colour), at its first prompt; closed at the end."""
+    with chat_terminals({**env, "NO_COLOR": "1"}, tmp_path, timeout=90) as start:
 
         def spawn(*args: str) -> pexpect.spawn:
             child = start(*args)

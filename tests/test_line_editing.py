@@ -31,11 +31,11 @@ from hypothesis import strategies as st
 from libedit_readline import BuildError, build
 
 import chat_example as core
+from chat_example import end_of_input_key
 from chat_session import (
     append_history,
     banner,
     enable_line_editing,
-    end_of_input_key,
     history_entry,
     history_line,
     line_reader,
@@ -240,7 +240,7 @@ def test_the_libedit_module_used_is_the_real_one(libedit_folder: Path) -> None:
 def test_a_bracketed_paste_is_one_message_and_one_history_entry(
     fake: FakeLangflow, spawn_session: Callable[..., Terminal], history_file: Path
 ) -> None:
-    terminal = spawn_session(env={"TERM": "xterm"})  # a terminal that knows bracketed paste
+    terminal = spawn_session(env={"TERM": "xterm", "NO_COLOR": "1"})  # a terminal that knows bracketed paste
     terminal.child.send(PASTE + "\r")
     terminal.expect("AI: line one")
     terminal.expect("line two")
@@ -254,7 +254,7 @@ def test_a_bracketed_paste_is_one_message_and_one_history_entry(
 def test_a_pasted_text_ending_in_a_line_break_is_sent_without_it(
     fake: FakeLangflow, spawn_session: Callable[..., Terminal]
 ) -> None:
-    terminal = spawn_session(env={"TERM": "xterm"})
+    terminal = spawn_session(env={"TERM": "xterm", "NO_COLOR": "1"})
     terminal.child.send("\x1b[200~line one\rline two\r\x1b[201~\r")  # as xterm sends line breaks: CR
     terminal.expect("line two")
     terminal.expect("User: ")
@@ -263,12 +263,12 @@ def test_a_pasted_text_ending_in_a_line_break_is_sent_without_it(
 
 
 def test_a_pasted_message_is_recalled_as_one_entry(fake: FakeLangflow, spawn_session: Callable[..., Terminal]) -> None:
-    earlier = spawn_session(env={"TERM": "xterm"})
+    earlier = spawn_session(env={"TERM": "xterm", "NO_COLOR": "1"})
     earlier.child.send(PASTE + "\r")
     earlier.expect("User: ")
     quit_chat(earlier)
 
-    later = spawn_session(env={"TERM": "xterm"})
+    later = spawn_session(env={"TERM": "xterm", "NO_COLOR": "1"})
     recall(later, presses=2)
     later.expect("line two")
     later.expect("User: ")
@@ -308,7 +308,9 @@ def test_with_stdout_redirected_prompts_stay_at_the_terminal_and_the_file_gets_t
     assert terminal.exit_code() == 0
 
     assert log.read_text() == "User: hello\nAI: hello\n\n"
-    assert terminal.screen.endswith("User: hello\nUser: /multi\n... \nUser: \n")
+    assert terminal.screen.endswith(
+        "User: hello\nUser: /multi\n(several lines: /multi on a line of its own sends them, Ctrl-D too)\n... \nUser: \n"
+    )
 
 
 def test_with_stdout_redirected_the_prompt_is_written_to_stderr() -> None:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pexpect
 import pytest
-from conftest import API_KEY, SESSION, Conversation, TerminalOutput, chat_terminals
+from conftest import API_KEY, SESSION, Conversation, TerminalOutput, chat_terminals, screen_lines
 from fake_langflow import FakeFlow, FakeLangflow, json_reply
 
 import chat_example as core
@@ -271,10 +271,11 @@ def test_resume_by_number_switches_shows_the_last_three_turns_and_continues_ther
     talk.type("/sessions", "/resume 2", "next")
     assert talk.err.getvalue().splitlines()[1:] == [
         "resumed session: long",
-        "... 4 earlier messages (/history shows them all)",
+        "── recap of session long, 4 earlier messages (/history shows them all) ──",
+        "── end of recap ──",
     ]
     assert talk.out.getvalue().split("User: /resume 2\n")[1] == (
-        "User: q3\nAI: a3\nUser: q4\nAI: a4\nUser: q5\nAI: a5\n\nUser: next\nAI: next\n\nUser: \n"
+        "User: q3\nAI: a3\nUser: q4\nAI: a4\nUser: q5\nAI: a5\nUser: next\nAI: next\n\nUser: \n"
     )
     assert talk.flow.asked == [("next", "long")]
     assert talk.remembered == ["long", "long"]
@@ -290,7 +291,7 @@ def test_resume_by_id_switches_to_that_conversation(talk: Talk) -> None:
     talk.flow.store("my notes", ("User", "remember 42"), ("Machine", "ok"))
     talk.type("/resume my notes")
     assert talk.chat.session_id == "my notes"
-    assert talk.out.getvalue() == "User: /resume my notes\nUser: remember 42\nAI: ok\n\nUser: \n"
+    assert talk.out.getvalue() == "User: /resume my notes\nUser: remember 42\nAI: ok\nUser: \n"
 
 
 def test_resume_of_an_unknown_id_or_number_says_so_and_stays(talk: Talk) -> None:
@@ -307,7 +308,10 @@ def test_resume_of_an_unknown_id_or_number_says_so_and_stays(talk: Talk) -> None
 def test_recap_shows_the_last_turns_of_the_current_conversation(talk: Talk) -> None:
     talk.flow.store(SESSION, ("User", "before"), ("Machine", "reply"))
     talk.chat.conversation.recap()
-    assert (talk.out.getvalue(), talk.err.getvalue()) == ("User: before\nAI: reply\n\n", "")
+    assert (talk.out.getvalue(), talk.err.getvalue()) == (
+        "User: before\nAI: reply\n",
+        f"── recap of session {SESSION} ──\n── end of recap ──\n",
+    )
 
 
 def test_recap_of_a_session_with_nothing_stored_says_so(talk: Talk) -> None:
@@ -642,13 +646,13 @@ def test_sessions_then_resume_by_number_at_a_terminal(terminal, fake: FakeLangfl
     child.expect_exact("2  2026-11-21 10:00  4         older    q1\r\n")
     child.expect_exact("User: ")
     child.sendline("/resume 2")
-    child.expect_exact("resumed session: older\r\nUser: q1\r\nAI: q1\r\nUser: q2\r\nAI: q2\r\n\r\nUser: ")
+    child.expect_exact("User: q1\r\nAI: q1\r\nUser: q2\r\nAI: q2\r\n── end of recap ──\r\nUser: ")
     child.sendline("q3")
     child.expect_exact("AI: q3")
     assert [m["text"] for m in fake.history["older"]][-1] == "q3"
 
 
-RECAP = "\r\nUser: where were we\r\nAI: where were we\r\n\r\n"
+RECAP = "\r\n── recap of session mine ──\r\nUser: where were we\r\nAI: where were we\r\n── end of recap ──\r\n"
 
 
 def test_session_id_at_start_shows_the_recap(terminal, fake: FakeLangflow) -> None:
@@ -681,8 +685,8 @@ def test_rename_then_continue_by_name_and_by_c(terminal, fake: FakeLangflow) -> 
     child.expect_exact("to my notes\r\nUser: ")
     child.sendline("/exit")
     child.expect(pexpect.EOF)
-    terminal("--session-id", "my notes", until="User: hello\r\nAI: hello\r\n\r\nUser: ")
-    terminal("-c", until="(continued); /help for commands, Ctrl-D to quit\r\nUser: hello\r\nAI: hello\r\n\r\nUser: ")
+    terminal("--session-id", "my notes", until="User: hello\r\nAI: hello\r\n── end of recap ──\r\nUser: ")
+    terminal("-c", until="(continued); /help for commands, Ctrl-D to quit\r\n── recap of session my notes ──\r\n")
 
 
 def test_save_asks_before_replacing_a_file(terminal, fake: FakeLangflow, tmp_path: Path) -> None:
@@ -701,3 +705,36 @@ def test_save_asks_before_replacing_a_file(terminal, fake: FakeLangflow, tmp_pat
     child.sendline("y")
     child.expect_exact("saved 2 messages")
     assert "## User\n\nhello\n\n## AI\n\nhello\n" in target.read_text()
+
+
+def test_sessions_at_a_narrow_terminal_shorten_the_first_message_and_never_wrap(terminal, fake: FakeLangflow) -> None:
+    store(fake, "a-rather-long-session-name", "tell me everything about the history of tea in great detail")
+    child = terminal()
+    child.sendline("/sessions")
+    child.expect_exact("/resume N switches")
+    lines = screen_lines(child.logfile_read.getvalue(), size=(24, 80))
+    row = next(line for line in lines if line.startswith("1  "))
+    assert row.endswith("…") and "tell me everything" in row and len(row) == 79
+    assert lines[lines.index(row) + 1].startswith("/resume N")  # the next screen line is not the row's tail
+
+
+def test_sessions_table_fits_a_width_by_shortening_the_first_message() -> None:
+    sessions = [
+        {"session_id": "s1", "last_active": "2026-11-21T10:00:00+00:00", "messages": 2, "first_message": "x" * 60}
+    ]
+    table = sessions_table(sessions, numbered=True, zone=timezone.utc, width=50).splitlines()
+    assert [len(line) for line in table] == [len(table[0]), 49] and table[1].endswith("x…")
+
+
+def test_sessions_table_counts_wide_characters_as_two_columns() -> None:
+    sessions = [
+        {"session_id": "s1", "last_active": "2026-11-21T10:00:00+00:00", "messages": 2, "first_message": "茶" * 30}
+    ]
+    row = sessions_table(sessions, numbered=True, zone=timezone.utc, width=50).splitlines()[1]
+    assert sum(2 if char == "茶" else 1 for char in row) <= 49 and row.endswith("…")
+
+
+def test_save_to_a_folder_is_a_clear_error_and_asks_nothing(talk: Talk, tmp_path: Path) -> None:
+    talk.flow.store(SESSION, ("User", "hi"))
+    talk.type(f"/save {tmp_path}")
+    assert talk.err.getvalue() == f"error: {tmp_path} is a folder: give a file name (/save {tmp_path / 'chat.md'})\n"

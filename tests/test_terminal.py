@@ -86,7 +86,7 @@ def chat(env: dict[str, str], workdir: Path, *args: str) -> pexpect.spawn:
     child = spawn_in_terminal(
         "chat_session.py", *args, env={**env, "INPUTRC": os.devnull}, cwd=workdir, size=(24, 100), timeout=10
     )
-    child.expect_exact("User: ")
+    child.expect_exact("User:")  # coloured or not
     return child
 
 
@@ -138,3 +138,53 @@ def test_keys_typed_while_a_reply_streams_are_not_echoed_into_it_and_wait_for_th
     child.sendline("")
     child.expect_exact("AI: typed ahead\r\n\r\nUser: ")
     child.close(force=True)
+
+
+# --- colour: the labels, errors and frames, only where a terminal shows colour ---------------------
+
+USER, AI, ERROR, DIM = "\x1b[1;36mUser:\x1b[0m", "\x1b[1;32mAI:\x1b[0m", "\x1b[1;31merror:\x1b[0m", "\x1b[2m"
+
+
+def test_the_chat_colours_the_user_and_ai_labels_at_a_terminal(fake, fake_env, tmp_path):
+    child = chat({**fake_env, "TERM": "xterm"}, tmp_path)
+    child.sendline("hi")
+    child.expect_exact(f"{AI} hi")
+    assert child.logfile_read.getvalue().count(USER) == 1
+    child.close(force=True)
+
+
+@pytest.mark.parametrize("setting", [{"NO_COLOR": "1"}, {"TERM": "dumb"}], ids=["NO_COLOR", "TERM=dumb"])
+def test_the_chat_has_no_colour_with_no_color_or_a_dumb_terminal(fake, fake_env, tmp_path, setting):
+    child = chat({**fake_env, "TERM": "xterm", **setting}, tmp_path)
+    child.sendline("/history")
+    child.sendline("hi")
+    child.expect_exact("AI: hi\r\n")
+    child.expect_exact("User: ")
+    assert "\x1b[1;3" not in child.logfile_read.getvalue() and DIM not in child.logfile_read.getvalue()
+    child.close(force=True)
+
+
+def test_an_error_line_is_coloured_at_a_terminal(fake, fake_env, tmp_path):
+    fake.script(RUN, Reply(status=500, body={"detail": "boom"}))
+    output = run_at_terminal({**fake_env, "TERM": "xterm"}, tmp_path, "--text", "hi")
+    assert f"{ERROR} HTTP 500" in output
+
+
+def test_history_at_a_terminal_is_framed_by_dim_lines(fake, fake_env, tmp_path):
+    child = chat({**fake_env, "TERM": "xterm"}, tmp_path)
+    child.sendline("hi")
+    child.expect_exact(f"{AI} hi")
+    child.sendline("/history")
+    child.expect_exact("end of history")
+    output = child.logfile_read.getvalue()
+    assert f"{DIM}── history of session " in output and f"{DIM}── end of history ──" in output
+    child.close(force=True)
+
+
+def test_a_message_typed_at_the_terminal_after_dash_says_how_to_end_it(fake, fake_env, tmp_path):
+    child = spawn_in_terminal("chat_example.py", "--text", "-", env={**fake_env, "TERM": "dumb"}, cwd=tmp_path)
+    child.expect_exact("type the message; Ctrl-D at the start of a line ends it\r\n")
+    child.sendline("hello there")
+    child.sendeof()
+    child.expect_exact("hello there\r\n")
+    child.expect(pexpect.EOF)

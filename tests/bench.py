@@ -496,9 +496,9 @@ def example_reads(target: Target, message: str) -> tuple[list[tuple[float, bytes
 def session_reads(target: Target, message: str) -> tuple[list[tuple[float, bytes]], bytes]:
     """`chat_session.py` at a terminal: type one message at the prompt, then Ctrl-D."""
     terminal = Terminal([PYTHON, CHAT_SESSION], target)
-    terminal.read_until(lambda output: b"User: " in output)
+    terminal.read_until(lambda output: b"User:" in output)
     terminal.write(message.encode() + b"\r")
-    terminal.read_until(lambda output: output.count(b"User: ") >= 2)
+    terminal.read_until(lambda output: output.count(b"User:") >= 2)
     terminal.write(b"\x04")
     terminal.read_until()
     terminal.close()

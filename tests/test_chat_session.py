@@ -457,7 +457,7 @@ def test_the_api_key_is_never_shown_at_the_terminal(
     terminal.type("this one fails")
     terminal.expect(f"{FLOW_ERROR_LINE}\nUser: ")
     terminal.type("/history")
-    terminal.expect("AI: hello\nUser: ")
+    terminal.expect("AI: hello\n── end of history ──\nUser: ")
     terminal.ctrl_d()
     assert terminal.exit_code() == 0
 

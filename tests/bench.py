@@ -502,7 +502,7 @@ def session_reads(target: Target, message: str) -> tuple[list[tuple[float, bytes
     terminal.write(b"\x04")
     terminal.read_until()
     terminal.close()
-    return terminal.reads, b"AI: "  # after the terminal's echo of the typed message
+    return terminal.reads, b"AI:"  # after the terminal's echo of the typed message (the label may be coloured)
 
 
 def timeline(pieces: list[tuple[float, bytes]]) -> tuple[bytes, list[int], list[float]]:

@@ -41,6 +41,7 @@ from chat_session import (
     line_reader,
     open_history,
     read_history,
+    readline_prompt,
     state_dir,
 )
 
@@ -427,3 +428,29 @@ def test_the_banner_names_the_platforms_end_of_input_key() -> None:
         "Langflow chat: http://localhost:7860, flow echo\n"
         "session s-1 (new); /help for commands, Ctrl-Z then Enter to quit\n"
     )
+
+
+class FakeReadline:
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+
+COLOURED_PROMPT = "\x1b[1;36mUser:\x1b[0m "
+
+
+def test_gnu_readline_gets_the_prompts_colour_codes_marked_as_taking_no_columns() -> None:
+    prompt = readline_prompt(
+        COLOURED_PROMPT, FakeReadline("Importing this module enables command line editing using GNU readline.")
+    )
+    assert prompt == "\001\x1b[1;36m\002User:\001\x1b[0m\002 "
+
+
+def test_libedit_gets_the_prompt_without_colour() -> None:
+    prompt = readline_prompt(
+        COLOURED_PROMPT, FakeReadline("Importing this module enables command line editing using libedit readline.")
+    )
+    assert prompt == "User: "
+
+
+def test_without_a_line_editor_the_prompt_is_written_as_it_is() -> None:
+    assert readline_prompt(COLOURED_PROMPT, None) == COLOURED_PROMPT

@@ -66,10 +66,16 @@ TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 def wait_for_prompt(child: pexpect.spawn) -> str:
     """What was shown up to the prompt, as a person reads it (no terminal control sequences).
 
-    The prompt is the `User: ` the output ends with: a recap's `User: ...` lines come before it.
+    The prompt is the `User: ` the output ends with (its label coloured or not): a recap's
+    `User: ...` lines come before it.
     """
-    child.expect(r"User: $")
+    child.expect(r"User:(?:\x1b\[0m)? $")
     return TERMINAL_CONTROL.sub("", child.before)
+
+
+def stored_turns(shown: str) -> str:
+    """The lines between the header and the footer of a /history."""
+    return shown.split(" messages ──\n", 1)[1].split("── end of history ──")[0]
 
 
 def say(child: pexpect.spawn, message: str) -> str:
@@ -279,14 +285,14 @@ def test_history_shows_the_stored_turns(session):
     # on a release that stores a streamed reply empty (1.1.1), the chat asks without streaming
     child = session()
     say(child, "first question")
-    assert say(child, "/history").startswith("/history\nUser: first question\nAI: turn 1: first question\n")
+    assert stored_turns(say(child, "/history")) == "User: first question\nAI: turn 1: first question\n"
 
 
 @pytest.mark.feature("history")
 def test_history_shows_turns_sent_without_streaming(session):
     child = session("--no-stream")
     say(child, "first question")
-    assert say(child, "/history").startswith("/history\nUser: first question\nAI: turn 1: first question\n")
+    assert stored_turns(say(child, "/history")) == "User: first question\nAI: turn 1: first question\n"
 
 
 @pytest.mark.feature("history")
@@ -296,7 +302,7 @@ def test_history_says_when_the_server_did_not_store_a_streamed_reply(run, sessio
     streamed = run("--stream", "-v", "first question")
     session_id = re.search(r"session id: (\S+)", streamed.stderr)[1]
     child = session("--session-id", session_id)
-    assert say(child, "/history").startswith("/history\nUser: first question\nAI: (not stored by this server)\n")
+    assert stored_turns(say(child, "/history")) == "User: first question\nAI: (not stored by this server)\n"
 
 
 @pytest.mark.feature("stream")

@@ -126,7 +126,8 @@ def test_sessions_and_resume_by_number_continue_the_conversation_on_the_server(r
     number = child.match.group(1)
     child.expect_exact("User: ")
     child.sendline(f"/resume {number}")
-    child.expect_exact(f"resumed session: {name}\r\nUser: one\r\nAI: turn 1: one\r\nUser: two\r\nAI: turn 2: two\r\n")
+    child.expect_exact(f"resumed session: {name}\r\n── recap of session {name} ──\r\nUser: one\r\nAI: turn 1: one\r\n")
+    child.expect_exact("User: two\r\nAI: turn 2: two\r\n── end of recap ──\r\n")
     assert "AI: turn 3: three" in say(child, "three")
 
 
@@ -134,24 +135,28 @@ def test_sessions_and_resume_by_number_continue_the_conversation_on_the_server(r
 def test_session_id_and_c_at_start_show_the_recap(run, chat):
     name = unique("recap")
     converse(run, name, "one")
-    child = chat("--session-id", name, until="Ctrl-D to quit\r\nUser: one\r\nAI: turn 1: one\r\n\r\nUser: ")
+    child = chat(
+        "--session-id", name, until=f"quit\r\n── recap of session {name} ──\r\nUser: one\r\nAI: turn 1: one\r\n"
+    )
     assert "AI: turn 2: two" in say(child, "two")
     leave(child)
-    chat("-c", until="(continued); /help for commands, Ctrl-D to quit\r\nUser: one\r\nAI: turn 1: one\r\n")
+    chat(
+        "-c", until=f"(continued); /help for commands, Ctrl-D to quit\r\n── recap of session {name} ──\r\nUser: one\r\n"
+    )
 
 
 @pytest.mark.feature("sessions")
 def test_rename_moves_the_conversation_and_resumes_by_name(run, chat, langflow):
     old, new = unique("before"), unique("my notes/2026")  # a space and a slash
     converse(run, old, "one")
-    child = chat("--session-id", old, until="AI: turn 1: one\r\n\r\nUser: ")
+    child = chat("--session-id", old, until="AI: turn 1: one\r\n── end of recap ──\r\nUser: ")
     child.sendline(f"/rename {new}")
     child.expect_exact(f"renamed {old} to {new}\r\nUser: ")
     assert "AI: turn 2: two" in say(child, "two")
     leave(child)
     assert server_messages(langflow, old) == []
     assert [m["text"] for m in server_messages(langflow, new)] == ["one", "turn 1: one", "two", "turn 2: two"]
-    child = chat("--session-id", new, until="AI: turn 2: two\r\n\r\nUser: ")
+    child = chat("--session-id", new, until="AI: turn 2: two\r\n── end of recap ──\r\nUser: ")
     assert "AI: turn 3: three" in say(child, "three")
     leave(child)
     chat("-c", until=f"session {new} (continued)")
@@ -162,7 +167,7 @@ def test_rename_onto_a_name_in_use_is_refused(run, chat, langflow):
     mine, taken = unique("mine"), unique("taken")
     converse(run, mine, "mine")
     converse(run, taken, "taken")
-    child = chat("--session-id", mine, until="AI: turn 1: mine\r\n\r\nUser: ")
+    child = chat("--session-id", mine, until="AI: turn 1: mine\r\n── end of recap ──\r\nUser: ")
     child.sendline(f"/rename {taken}")
     child.expect_exact(f"a conversation called {taken} already exists for this flow (choose another name)")
     assert [m["text"] for m in server_messages(langflow, taken)] == ["taken", "turn 1: taken"]
@@ -205,7 +210,7 @@ def test_forget_at_the_terminal_asks_then_starts_a_new_conversation(run, chat, l
     name = unique("forget-here")
     # a piped chat, so -c remembers it (--no-stream, as 1.1.1 stores a streamed reply empty)
     assert run("--no-stream", "--session-id", name, script="chat_session.py", stdin="one\n").returncode == 0
-    child = chat("-c", until="AI: turn 1: one\r\n\r\nUser: ")
+    child = chat("-c", until="AI: turn 1: one\r\n── end of recap ──\r\nUser: ")
     child.sendline("/forget")
     child.expect_exact(f"Delete conversation {name} (2 messages) on the server? [y/N] ")
     child.sendline("y")
@@ -223,7 +228,7 @@ def test_save_writes_what_the_server_stored(run, chat, langflow, tmp_path, suffi
     name = unique("save")
     converse(run, name, "one", "two")
     target = tmp_path / f"saved{suffix}"
-    child = chat("--session-id", name, until="AI: turn 2: two\r\n\r\nUser: ")
+    child = chat("--session-id", name, until="AI: turn 2: two\r\n── end of recap ──\r\nUser: ")
     child.sendline(f"/save {target}")
     child.expect_exact(f"saved 4 messages to {target}")
     stored = server_messages(langflow, name)

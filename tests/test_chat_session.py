@@ -246,7 +246,7 @@ def test_a_chat_that_cannot_run_ends_before_the_first_message_with_the_one_shots
 
 
 def test_a_chat_at_a_terminal_with_an_unknown_flow_ends_before_the_prompt(fake_env, tmp_path: Path) -> None:
-    env = {**fake_env, "LANGFLOW_FLOW_ID": "no-such-flow"}
+    env = {**fake_env, "LANGFLOW_FLOW_ID": "no-such-flow", "NO_COLOR": "1"}
     child = run_in_terminal("chat_session.py", env=env, cwd=tmp_path)
     shown = child.logfile_read.getvalue()
     assert child.exitstatus == 1 and "User: " not in shown and "Langflow chat:" not in shown

@@ -195,7 +195,7 @@ def test_forget_from_the_shell_removes_it_from_the_server_and_the_listing(run, l
     assert name not in [s["session_id"] for s in listed(run)]
 
 
-@pytest.mark.lacks(before="1.6", reason="has no GET /api/v1/monitor/messages/sessions (the Playground's list)")
+@pytest.mark.lacks(before="1.5", reason="has no GET /api/v1/monitor/messages/sessions (the Playground's list)")
 @pytest.mark.feature("sessions")
 def test_a_forgotten_conversation_leaves_the_playgrounds_list(run, langflow):
     name = unique("forget-playground")

@@ -974,4 +974,5 @@ def test_a_chat_inputs_files_are_one_path_before_langflow_1_2(version, one_path)
 
 @pytest.mark.parametrize("version", [None, "", "nightly"])
 def test_a_server_that_does_not_say_its_release_is_taken_as_the_newest(version):
-    assert dialect_for(version) == dialect_for("99.0.0")._replace(version=version)
+    newest = dialect_for("99.0.0")
+    assert dialect_for(version)._replace(version=None, name="") == newest._replace(version=None, name="")

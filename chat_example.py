@@ -523,6 +523,10 @@ def with_streamed_text(output: dict, text: str) -> None:
 #   1.9      an agent's tool results come as `log` events                   by its shape: event_steps()
 #   1.11     message listings page (limit/offset; 200 at most from 1.12.2)  by its shape: monitor_list()
 #   1.11     the v2 workflows API (background runs, human input)            not used yet
+#   1.12.5   GET /monitor/messages/sessions lists session ids latest        lists_recent_sessions
+#            first (limit); a session's messages are its newest window
+#            (1.12.2+): the latest conversations are listed without
+#            reading every message
 #   1.13     a failed stream sends two `error` events, seconds apart        by its shape: ask() stops
 #                                                                           at the first
 #   lfx      `lfx serve` (Langflow's runtime without UI or database):      LFX_SERVE:
@@ -548,6 +552,7 @@ class Dialect(NamedTuple):
     files_as_string: bool  # a Chat Input's `files` is one path string, not a list
     takes_variable_headers: bool  # /run honours X-LANGFLOW-GLOBAL-VAR-<NAME> headers (--var)
     flows_by_folder: bool = False  # the flow list may fail: list flows through GET /api/v1/folders/
+    lists_recent_sessions: bool = False  # conversations listed latest first; messages: the newest window
     name: str = "this server"  # what messages call the server: "Langflow 1.13.0", "lfx serve"
     speaks_langflow_api: bool = True  # the server answers Langflow's /api/v1 paths
     runs_at: str = "/api/v1/run/{flow}?stream={stream}"  # where a run is sent
@@ -591,6 +596,7 @@ def dialect_for(version: str | None) -> Dialect:
         files_as_string=before(1, 2),
         takes_variable_headers=not before(1, 7, 1),
         flows_by_folder=before(1, 1),
+        lists_recent_sessions=not before(1, 12, 5),
     )
 
 

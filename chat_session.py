@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", action="store_true", help="with --list-sessions or --list-flows: print JSON, for scripts"
     )
+    parser.add_argument(
+        "--all", action="store_true", help=f"with --list-sessions: every conversation (default: the {RECENT} latest)"
+    )
     parser.add_argument("--forget", metavar="ID", help="delete conversation ID on the server (no prompt), then exit")
     args = parser.parse_args(argv)
     if args.continue_last and args.session_id:
@@ -72,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("use one of --list-sessions, --list-flows and --forget")
     if args.json and not (args.list_sessions or args.list_flows):
         parser.error("--json goes with --list-sessions or --list-flows")
+    if args.all and not args.list_sessions:
+        parser.error("--all goes with --list-sessions")
     return args
 
 
@@ -311,6 +316,53 @@ def flow_messages(server: core.Server) -> list[dict]:
     return [m for m in core.monitor_list(server, "/api/v1/monitor/messages", params) if isinstance(m, dict)]
 
 
+RECENT = 20  # conversations /sessions and --list-sessions show unless asked for all
+MESSAGE_WINDOW = 200  # the most messages Langflow answers at once (1.12.2+: the newest ones)
+
+
+class Listing(NamedTuple):
+    sessions: list[dict]  # summaries, most recently active first
+    more: bool  # the flow has more conversations than these
+
+
+def recent_sessions(server: core.Server, count: int) -> Listing | None:
+    """The `count` most recently active conversations: their ids in one request, then one request
+    per conversation for its newest messages. None if the server cannot list them in that order
+    (before Langflow 1.12.5): then every message of the flow is read instead."""
+    if not server.dialect().lists_recent_sessions:
+        return None
+    flow_id = server.flow_uuid()
+    params = {"flow_id": flow_id, "limit": min(2 * count + 1, MESSAGE_WINDOW)}  # room for agentic_ ones
+    answer = server.client.request("GET", "/api/v1/monitor/messages/sessions", params=params)
+    ids = [i for i in server.client.json_list(answer, "conversation list") if not str(i).startswith("agentic_")]
+    return Listing([session_summary(server, flow_id, str(i)) for i in ids[:count]], more=len(ids) > count)
+
+
+def session_summary(server: core.Server, flow_id: str, session_id: str) -> dict:
+    """One conversation's summary from its newest messages (Langflow 1.12.2+ answers the newest
+    window). A conversation longer than the window is read further for its first user message,
+    and its message count is left out (None): only an exact count is shown."""
+    params = {"flow_id": flow_id, "session_id": session_id, "limit": MESSAGE_WINDOW}
+    answer = server.client.request("GET", "/api/v1/monitor/messages", params=params)
+    window = sorted(dicts(server.client.json_list(answer, "message list")), key=lambda m: str(m.get("timestamp")))
+    whole = len(window) < MESSAGE_WINDOW
+    if whole:
+        users = [m for m in window if m.get("sender") == "User"]
+    else:
+        users = dicts(core.monitor_list(server, "/api/v1/monitor/messages", {**params, "sender": "User"}))
+        users.sort(key=lambda m: str(m.get("timestamp")))
+    return {
+        "session_id": session_id,
+        "last_active": iso_time(window[-1].get("timestamp")) if window else "",
+        "messages": len(window) if whole else None,
+        "first_message": str(users[0].get("text") or "") if users else "",
+    }
+
+
+def dicts(items: list) -> list[dict]:
+    return [item for item in items if isinstance(item, dict)]
+
+
 def session_path(session_id: str) -> str:
     return f"/api/v1/monitor/messages/session/{core.quoted(session_id)}"
 
@@ -412,7 +464,8 @@ def sessions_table(sessions: list[dict], numbered: bool, zone: tzinfo | None = N
     line still too wide is cut)."""
     rows = [("#", "LAST ACTIVE", "MESSAGES", "SESSION", "FIRST MESSAGE")]
     for number, summary in enumerate(sessions, 1):
-        row = (str(number), local_time(summary["last_active"], zone), str(summary["messages"]))
+        count = "-" if summary["messages"] is None else str(summary["messages"])
+        row = (str(number), local_time(summary["last_active"], zone), count)
         rows.append((*row, summary["session_id"], core.one_line(summary["first_message"], FIRST_MESSAGE_WIDTH)))
     rows = rows if numbered else [row[1:] for row in rows]
     if width is None:
@@ -500,6 +553,7 @@ class Stored(NamedTuple):
     flow_messages: Callable[[], list[dict]]  # every stored message of the flow, any session
     rename: Callable[[str, str], None]  # (old id, new id)
     forget: Callable[[str], None]  # delete a session's messages
+    recent: Callable[[int], Listing | None] = lambda _count: None  # the N latest; None: not offered
 
 
 EMPTY_REPLY = "(empty reply)"
@@ -541,6 +595,7 @@ def stored_on(server: core.Server) -> Stored:
         flow_messages=lambda: offered(lambda: flow_messages(server)),
         rename=lambda old, new: offered(lambda: rename_session(server, old, new)),
         forget=lambda session_id: offered(lambda: delete_session(server, session_id)),
+        recent=lambda count: offered(lambda: recent_sessions(server, count)),
     )
 
 
@@ -636,19 +691,29 @@ class Conversation:
         self.transcript(messages)
         self.aside("── end of history ──")
 
-    def sessions(self) -> list[dict]:
-        """The flow's conversations, most recent first, numbered for /resume N."""
-        sessions = session_summaries(self.stored.flow_messages())
-        self.listed = [summary["session_id"] for summary in sessions]
-        return sessions
+    def sessions(self, every: bool = False) -> Listing:
+        """The flow's RECENT latest conversations (or every one), most recent first, numbered
+        for /resume N. Where the server cannot list the latest alone, every message is read."""
+        listing = None if every else self.stored.recent(RECENT)
+        if listing is None:
+            summaries = session_summaries(self.stored.flow_messages())
+            cut = len(summaries) if every else RECENT
+            listing = Listing(summaries[:cut], more=len(summaries) > cut)
+        self.listed = [summary["session_id"] for summary in listing.sessions]
+        return listing
 
-    def list_sessions(self, _argument: str = "", numbered: bool = True) -> None:
-        """/sessions (numbered, for /resume N) and --list-sessions."""
-        sessions = self.sessions()
-        if not sessions:
+    def list_sessions(self, argument: str = "", numbered: bool = True, every: bool = False) -> None:
+        """/sessions [all] (numbered, for /resume N) and --list-sessions [--all]."""
+        if argument not in ("", "all"):
+            self.note("usage: /sessions or /sessions all")
+            return
+        listing = self.sessions(every or argument == "all")
+        if not listing.sessions:
             self.note("no conversations stored for this flow yet")
             return
-        self.show(sessions_table(sessions, numbered=numbered, width=self.columns()) + "\n")
+        self.show(sessions_table(listing.sessions, numbered=numbered, width=self.columns()) + "\n")
+        if listing.more:
+            self.note(f"the {RECENT} latest; " + ("/sessions all" if numbered else "--all") + " lists every one")
         if numbered:
             self.note("/resume N switches to conversation N")
 
@@ -953,8 +1018,8 @@ COMMANDS = (
     ),
     Command(
         ("/sessions",),
-        "",
-        "this flow's conversations on the server, most recent first",
+        "[all]",
+        f"this flow's {RECENT} latest conversations on the server (all: every one)",
         lambda chat, a: chat.conversation.list_sessions(a),
     ),
     Command(
@@ -1111,10 +1176,10 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
             columns=terminal.columns,
         )
         if args.list_sessions and args.json:
-            core.print_json(conversation.sessions(), out)
+            core.print_json(conversation.sessions(args.all).sessions, out)
             return core.EXIT_OK
         if args.list_sessions:
-            conversation.list_sessions(numbered=False)
+            conversation.list_sessions(numbered=False, every=args.all)
             return core.EXIT_OK
         if args.forget:
             conversation.forget_other(args.forget, config.flow)

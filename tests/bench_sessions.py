@@ -12,8 +12,10 @@ real turn through /run, then copies that turn's rows in its database into SESSIO
 conversations of MESSAGES messages each (10,000 by default: a busy flow, made in a second
 instead of an hour of /run calls). Then it times, against that server:
 
-- `chat_session.py --list-sessions --json`, as a user runs it (a new process each time);
-- the client's way in-process: the flow's messages in pages of 200, grouped by session;
+- `chat_session.py --list-sessions --json`, as a user runs it (a new process each time): the
+  20 latest conversations (1.12.5+: their ids, then one request each);
+- `chat_session.py --list-sessions --all --json`: every conversation;
+- the --all way in-process: the flow's messages in pages of 200, grouped by session;
 - the other way: the sessions endpoint, then one request per session for its messages.
 
 Prints a Markdown table on stdout; progress on stderr. Not a pass/fail test.
@@ -154,17 +156,20 @@ def main() -> int:
             env.update(LANGFLOW_URL=server.url, LANGFLOW_API_KEY=server.api_key, LANGFLOW_FLOW_ID=server.flow_id)
             command = [sys.executable, str(ROOT / "chat_session.py"), "--list-sessions", "--json"]
 
-            def cli() -> list:
-                done = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True, check=True)
+            def cli(*flags: str) -> list:
+                done = subprocess.run(
+                    [*command, *flags], env=env, cwd=scratch, capture_output=True, text=True, check=True
+                )
                 return json.loads(done.stdout)
 
             config = core.Config(url=server.url, flow=server.flow_id, api_key=server.api_key, timeout=300, retries=0)
             client = core.Server(core.Client(config, core.Voice(io.StringIO())))
             rows = []
             for name, action, runs in (
-                ("`chat_session.py --list-sessions --json` (new process)", cli, args.runs),
+                ("`chat_session.py --list-sessions --json` (new process): the 20 latest", cli, args.runs),
+                ("`chat_session.py --list-sessions --all --json` (new process)", lambda: cli("--all"), args.runs),
                 (
-                    "in-process: the flow's messages in pages of 200, grouped (the client's way)",
+                    "in-process: the flow's messages in pages of 200, grouped (the --all way)",
                     lambda: list_by_messages(client),
                     args.runs,
                 ),
@@ -177,7 +182,7 @@ def main() -> int:
             ):
                 log(f"timing {name}")
                 times, listed = timed(action, runs)
-                counts = sorted({s["messages"] for s in listed})
+                counts = sorted({s["messages"] for s in listed}, key=str)
                 rows.append((name, runs, len(listed), counts, times))
             client.close()
         finally:

@@ -601,11 +601,16 @@ class FakeLangflow(V2Workflows):
             return json_reply({"flowId": flow, "file_path": f"{flow}/2026-11-21_{name}"})
         if seen.path == "/api/v1/monitor/messages" and seen.method == "GET":
             if "session_id" in seen.query:
-                return json_reply(self.page(self.history.get(seen.query["session_id"][0], []), seen.query))
-            return json_reply(self.page(self.all_messages(), seen.query))
+                messages = self.history.get(seen.query["session_id"][0], [])
+            else:
+                messages = self.all_messages()
+            if "sender" in seen.query:
+                messages = [m for m in messages if m["sender"] == seen.query["sender"][0]]
+            return json_reply(self.page(messages, seen.query))
         if seen.path == "/api/v1/monitor/messages/sessions" and self.sessions_endpoint:
             newest_first = sorted(self.history, key=lambda s: self.history[s][-1]["timestamp"], reverse=True)
-            return json_reply([session for session in newest_first if self.history[session]])
+            sessions = [session for session in newest_first if self.history[session]]
+            return json_reply(sessions[: int(seen.query.get("limit", ["100"])[0])] if self.pages else sessions)
         if seen.path.startswith(SESSION_PATH) and seen.method in ("PATCH", "DELETE"):
             return self.change_session(seen, unquote(seen.path[len(SESSION_PATH) :]))
         if seen.path == "/api/v1/monitor/messages" and seen.method == "DELETE":  # by message ids

@@ -259,6 +259,21 @@ def test_sessions_lists_the_flows_conversations_numbered_most_recent_first(talk:
     assert talk.err.getvalue() == "/resume N switches to conversation N\n"
 
 
+def test_sessions_shows_the_20_latest_and_sessions_all_every_one(talk: Talk) -> None:
+    for number in range(25):
+        talk.flow.store(f"c{number:02d}", ("User", "hi"))
+    talk.type("/sessions")
+    assert len([line for line in stored_output(talk).splitlines() if line[:1].isdigit()]) == 20
+    assert talk.err.getvalue().splitlines()[0] == "the 20 latest; /sessions all lists every one"
+    talk.type("/sessions all", "/resume 25")
+    assert talk.chat.session_id == "c00"
+
+
+def test_sessions_with_another_argument_says_how_to_use_it(talk: Talk) -> None:
+    talk.type("/sessions everything")
+    assert talk.err.getvalue() == "usage: /sessions or /sessions all\n"
+
+
 def test_sessions_says_so_when_the_flow_has_none(talk: Talk) -> None:
     talk.type("/sessions")
     assert talk.err.getvalue() == "no conversations stored for this flow yet\n"
@@ -511,7 +526,7 @@ def test_listing_a_busy_flow_reads_every_message_in_a_few_requests(server, fake:
 
 def test_listing_needs_no_sessions_endpoint(shell, fake: FakeLangflow) -> None:
     """Langflow 1.1 to 1.4 have no GET /monitor/messages/sessions; the listing comes from the messages."""
-    fake.sessions_endpoint = False
+    fake.sessions_endpoint, fake.version = False, "1.4.3"
     store(fake, "old-release", "hi")
     assert "old-release" in shell("--list-sessions").stdout
 
@@ -526,10 +541,66 @@ def test_listing_by_endpoint_name_works_where_the_short_flow_listing_has_no_name
     assert listing.query["flow_id"] == [ECHO_UUID]
 
 
+def conversations(fake: FakeLangflow, count: int) -> None:
+    """`count` conversations c00, c01...: each later one more recently active."""
+    for number in range(count):
+        store(fake, f"c{number:02d}", f"question {number}")
+
+
+def test_list_sessions_shows_the_20_latest_conversations_and_says_how_to_list_all(shell, fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    result = shell("--list-sessions")
+    assert [line.split()[3] for line in result.stdout.splitlines()[1:]] == [f"c{n:02d}" for n in range(24, 4, -1)]
+    assert result.stderr == "the 20 latest; --all lists every one\n"
+
+
+def test_list_sessions_all_lists_every_conversation(shell, fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    result = shell("--list-sessions", "--all")
+    assert len(result.stdout.splitlines()) == 1 + 25
+    assert result.stderr == ""
+
+
+def test_the_latest_conversations_cost_one_request_for_their_ids_and_one_each(shell, fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    shell("--list-sessions", "--flow", ECHO_UUID)
+    monitor = [seen for seen in fake.requests if seen.path.startswith("/api/v1/monitor/")]
+    assert [seen.path for seen in monitor] == ["/api/v1/monitor/messages/sessions"] + ["/api/v1/monitor/messages"] * 20
+    assert all("session_id" in seen.query for seen in monitor[1:])  # never the flow's every message
+
+
+def test_a_conversation_longer_than_one_window_shows_its_first_user_message_and_no_count(
+    shell, fake: FakeLangflow
+) -> None:
+    store(fake, "long", *[f"turn {n}" for n in range(120)])  # 240 messages: more than 200 at once
+    result = shell("--list-sessions", "--json")
+    (summary,) = json.loads(result.stdout)
+    assert (summary["first_message"], summary["messages"]) == ("turn 0", None)
+    assert shell("--list-sessions").stdout.splitlines()[1].split()[2] == "-"
+
+
+def test_before_1_12_5_the_latest_conversations_come_from_every_stored_message(shell, fake: FakeLangflow) -> None:
+    fake.version = "1.12.4"
+    conversations(fake, 25)
+    result = shell("--list-sessions")
+    assert len(result.stdout.splitlines()) == 1 + 20
+    paths = [seen.path for seen in fake.requests]
+    assert "/api/v1/monitor/messages/sessions" not in paths
+    assert all("session_id" not in seen.query for seen in fake.requests if seen.path == "/api/v1/monitor/messages")
+
+
+def test_all_goes_only_with_list_sessions(shell) -> None:
+    result = shell("--all")
+    assert result.returncode == 2
+    assert "--all goes with --list-sessions" in result.stderr
+
+
 def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> None:
     store(fake, "s", "hi")
     assert shell("--list-sessions", "--flow", ECHO_UUID).returncode == 0
-    assert [seen.path for seen in fake.requests] == ["/api/v1/monitor/messages"]  # no flow lookup for a uuid
+    monitor = [seen for seen in fake.requests if seen.path.startswith("/api/v1/monitor/")]
+    assert "/api/v1/flows/" not in [seen.path for seen in fake.requests]  # no flow lookup for a uuid
+    assert monitor and all(seen.query["flow_id"] == [ECHO_UUID] for seen in monitor)
 
 
 def test_rename_sends_a_name_with_spaces_and_slashes_encoded(server, fake: FakeLangflow) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import itertools
 import json
@@ -45,6 +46,7 @@ EXIT_FLOW = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_NETWORK = 4
+EXIT_HUMAN = 5
 EXIT_INTERRUPTED = 130
 
 DEFAULT_URL = "http://localhost:7860"
@@ -62,6 +64,7 @@ exit codes:
   2    usage or configuration error
   3    authentication refused (401/403): set LANGFLOW_API_KEY
   4    network: cannot connect, DNS, TLS, timeout, connection dropped mid-reply
+  5    the flow waits for a human decision (answer with --resume JOB_ID --choice ACTION)
   130  interrupted (Ctrl-C)
 
 settings (flags win, then the environment, then ./.env, then the user settings file
@@ -171,6 +174,19 @@ FAILURES: dict[int | str, Failure] = {
         "{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", EXIT_FLOW
     ),
     "not-offered": Failure("{server} does not offer {what}", "a Langflow server does", EXIT_FLOW),
+    "human-needed": Failure("waiting for a human decision: {prompt} [{choices}]", "answer with: {command}", EXIT_HUMAN),
+    "job-dropped": Failure(
+        "the connection dropped; the run goes on at the server", "re-attach with: {command}", EXIT_NETWORK
+    ),
+    "job-stopped": Failure("the run was stopped at the server", "", EXIT_FLOW),
+    "no-background-runs": Failure(
+        "{server} has no background runs (the v2 workflows API)", "Langflow 1.11 and later have", EXIT_FLOW
+    ),
+    "variables-in-background": Failure(
+        "this flow pauses for a human, so it runs in the background, where Langflow ignores --var",
+        "set the variable in Langflow's global variables instead",
+        EXIT_USAGE,
+    ),
     "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", EXIT_FLOW),
     "no-text": Failure(
         "the flow returned no message",
@@ -179,6 +195,7 @@ FAILURES: dict[int | str, Failure] = {
     ),
     # what the user asked for, and what the client was given
     "usage": Failure("{problem}", "", EXIT_USAGE),
+    "choice-not-allowed": Failure("--choice {choice} is not one of this request's choices: {choices}", "", EXIT_USAGE),
     "var-not-set": Failure(
         "--var {name}: no environment variable {name} is set", "set it, or give --var {name}=VALUE", EXIT_USAGE
     ),
@@ -458,9 +475,15 @@ def run_outputs(response: Any) -> Iterator[dict]:
 
 def reply_texts(response: Any) -> list[str]:
     """Every output component's text, in order; "" for an empty message; none if no output holds one.
-    `lfx serve` answers {"result": text, "success": ...} instead: its one text."""
+    `lfx serve` answers {"result": text, "success": ...} instead: its one text. A background run's
+    answer (v2, `"object": "response"`) holds them in `outputs` by component."""
     if isinstance(response, dict) and isinstance(response.get("result"), str) and "outputs" not in response:
         return [response["result"]]
+    if isinstance(response, dict) and response.get("object") == "response":
+        outputs = response.get("outputs") if isinstance(response.get("outputs"), dict) else {}
+        texts = [str(output["content"]) for output in outputs.values() if isinstance(output.get("content"), str)]
+        text = _dig(response, "output", "text")
+        return texts or ([text] if isinstance(text, str) else [])
     return [text for output in run_outputs(response) if (text := output_text(output)) is not None]
 
 
@@ -474,6 +497,44 @@ def reply_text(response: Any) -> str:
     if not texts:
         raise failure_error("no-text")
     return "\n\n".join(text for text in texts if text)
+
+
+HUMAN_INPUT_REFUSAL = "Human-in-the-Loop"  # in /run's 400 (or stream error) for a flow that can pause (1.11+)
+
+
+def needs_background_run(error: ClientError) -> bool:
+    """/run refused the flow because it may pause for a human: only a v2 background run can run it."""
+    return HUMAN_INPUT_REFUSAL in f"{error} {error.detail}"
+
+
+def request_choices(request: dict) -> list[tuple[str, str]]:
+    """(action id, label) of each choice a pause offers, in order."""
+    options = [o for o in request.get("options") or [] if isinstance(o, dict) and o.get("action_id")]
+    choices = [(str(o["action_id"]), str(o.get("label") or o["action_id"])) for o in options]
+    allowed = request.get("allowed_decisions")
+    if isinstance(allowed, list):
+        known = {action for action, _ in choices}
+        choices = [c for c in choices if c[0] in allowed] + [(str(a), str(a)) for a in allowed if a not in known]
+    return choices
+
+
+def request_question(request: dict) -> str:
+    """What a pause asks, in a few lines: the prompt, or for a tool approval the tool and its input."""
+    if request.get("kind") == "tool_approval":
+        asked = [a for a in request.get("action_requests") or [] if isinstance(a, dict) and a.get("name")]
+        if asked:
+            return "; ".join(
+                f"run the tool {a['name']} with {json.dumps(a.get('args', {}), ensure_ascii=False)}?" for a in asked
+            )
+    return str(request.get("prompt") or "the flow asks for a decision")
+
+
+def pick_choice(answer: str, choices: list[tuple[str, str]]) -> str | None:
+    """The action an answer names: its number in the list, its action id or its label (any case)."""
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(choices):
+        return choices[int(answer) - 1][0]
+    return next((action for action, label in choices if answer.lower() in (action.lower(), label.lower())), None)
 
 
 def streamed_outputs(response: Any) -> list[tuple[dict, str]]:
@@ -522,7 +583,11 @@ def with_streamed_text(output: dict, text: str) -> None:
 #   1.8      every failure in a stream is an `error` event                  by its shape: show_stream()
 #   1.9      an agent's tool results come as `log` events                   by its shape: event_steps()
 #   1.11     message listings page (limit/offset; 200 at most from 1.12.2)  by its shape: monitor_list()
-#   1.11     the v2 workflows API (background runs, human input)            not used yet
+#   1.11     a flow that may pause for a human is refused by /run (400, or  needs_background_run():
+#            one stream `error`) and runs only as a v2 background run,      ask(); a background run
+#            which pauses (human_input_required) and is resumed; its        is only started after
+#            events are SSE frames with ids (re-read with Last-Event-ID)    that refusal, which
+#                                                                           proves the v2 API
 #   1.12.5   GET /monitor/messages/sessions lists session ids latest        lists_recent_sessions
 #            first (limit); a session's messages are its newest window
 #            (1.12.2+): the latest conversations are listed without
@@ -911,6 +976,60 @@ def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iter
     for event in events:
         on_event(event)
         yield event
+
+
+# --- A background run's events (v2): Server-Sent Events frames with ids -------------------------
+
+
+class Paused(Exception):
+    """A background run waits for a human decision: the request (human_input_required's data)."""
+
+    def __init__(self, request: dict) -> None:
+        super().__init__(str(request.get("prompt") or ""))
+        self.request = request
+
+
+class JobEvents:
+    """A background run's events as show_stream reads them, from SSE frames (`data: <json>`, `id: <n>`).
+
+    last_id is the id of the last frame read, to re-attach from. A pause counts only when it is the
+    last event (a replay holds earlier, answered ones): then iteration raises Paused. The v2 `end`
+    holds no result, so the run's answer (asked of `answer`) is put in it. A stopped run's
+    `{"type": "cancelled"}` frame is the job-stopped error.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], answer: Callable[[], dict], last_id: str = "") -> None:
+        self.chunks, self.answer, self.last_id = chunks, answer, last_id
+
+    def __iter__(self) -> Iterator[dict]:
+        pause: dict | None = None
+        data: list[bytes] = []
+        reader = LineReader(self.chunks)
+        while True:
+            piece = reader.piece()
+            line = None if piece is None else b"".join([piece, *reader.rest()]).rstrip(b"\r")
+            if line and line.startswith(b"data:"):
+                data.append(line[5:].removeprefix(b" "))
+            elif line and line.startswith(b"id:"):
+                self.last_id = line[3:].strip().decode("ascii", "replace")
+            elif not line and data:  # a blank line (or the end) ends a frame
+                try:
+                    event = as_event(json.loads(b"\n".join(data)))
+                except ValueError as exc:
+                    raise malformed_event(data[0]) from exc
+                data = []
+                if event.get("type") == "cancelled":
+                    raise failure_error("job-stopped")
+                pause = event.get("data") if event.get("event") == "human_input_required" else None
+                if event.get("event") == "end":
+                    yield {"event": "end", "data": {"result": self.answer()}}
+                    return
+                if pause is None:
+                    yield event
+            if line is None:
+                break
+        if isinstance(pause, dict):
+            raise Paused(pause)
 
 
 # --- Agent steps: what an agent reports while it works -----------------------------------------
@@ -1427,6 +1546,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--stream", action="store_true", help="print the reply token by token as it arrives")
     parser.add_argument(
+        "--choice",
+        metavar="ACTION",
+        help="answer the flow's questions (a pause for a human) with ACTION, e.g. approve, without asking",
+    )
+    parser.add_argument(
+        "--resume", metavar="JOB_ID", help="re-attach to a background run of this flow: answer it, or print its reply"
+    )
+    parser.add_argument(
         "--file",
         action="append",
         default=[],
@@ -1699,6 +1826,7 @@ class Server:
         self._dialect: Dialect | None = None
         self._flow_uuid: str | None = None
         self._components: dict[str, str] | None = None
+        self.pauses = False  # /run refused the flow as one that may pause: it runs in the background
 
     def close(self) -> None:
         self.client.close()
@@ -1932,16 +2060,43 @@ def ask(
     on_text: Callable[[str], None] | None = None,
     on_event: Callable[[dict], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    decide: Decide | None = None,
 ) -> Reply:
     """One run of the flow, the one place a run is sent and read.
 
     on_text gets the reply's text as it arrives (None: only the whole result is wanted), on_event
-    every event, on_step each agent step. The run is read as events where the server sends them,
-    so a failing component is reported at its first `error` event (Langflow 1.13's non-streamed
-    500 comes 12-59 s later). A server that does not store streamed replies is asked without
-    streaming when the conversation `continues` (the chat, --session-id), so memory keeps the
-    turn; asking its dialect costs a request, which a new one-shot conversation does not make.
+    every event, on_step each agent step, decide each pause of a flow that asks a human (None:
+    no one can answer). A flow that /run refuses because it may pause runs in the background
+    (follow_job), and so does every later turn with it.
     """
+    handlers = {"on_text": on_text, "on_event": on_event, "on_step": on_step}
+    if not server.pauses:
+        try:
+            return ask_v1(server, message, session_id, tweaks=tweaks, continues=continues, **handlers)
+        except ClientError as error:
+            if not needs_background_run(error):
+                raise
+            server.pauses = True
+    job_id = start_background_run(server, message, session_id, tweaks)
+    return follow_job(server, job_id, decide=decide, **handlers)
+
+
+def ask_v1(
+    server: Server,
+    message: str,
+    session_id: str,
+    *,
+    tweaks: dict | None,
+    continues: bool,
+    on_text: Callable[[str], None] | None,
+    on_event: Callable[[dict], None] | None,
+    on_step: Callable[[str], None] | None,
+) -> Reply:
+    """A run on /api/v1/run. It is read as events where the server sends them, so a failing
+    component is reported at its first `error` event (Langflow 1.13's non-streamed 500 comes
+    12-59 s later). A server that does not store streamed replies is asked without streaming when
+    the conversation `continues` (the chat, --session-id), so memory keeps the turn; asking its
+    dialect costs a request, which a new one-shot conversation does not make."""
     client = server.client
     body = run_body(server.config, message, session_id, tweaks)
     variables = variable_headers(server)
@@ -1984,6 +2139,126 @@ def ask(
         raise
     finally:
         response.close()
+
+
+Decide = Callable[[str, dict], dict]  # (job id, the pause's request) -> the decision to resume with
+
+
+WORKFLOWS = "/api/v2/workflows"
+
+
+def start_background_run(server: Server, message: str, session_id: str, tweaks: dict | None) -> str:
+    """Submit a v2 background run (the only kind that pauses for a human); its job id. Langflow
+    ignores per-request variables there, so --var is refused rather than dropped."""
+    if server.config.variables:
+        raise failure_error("variables-in-background")
+    body: dict[str, Any] = {
+        "flow_id": server.flow_uuid(),  # v2 takes only the UUID
+        "input_value": message,
+        "session_id": session_id,
+        "mode": "background",
+    }
+    tweaks = server.config.tweaks if tweaks is None else tweaks
+    if tweaks:
+        body["tweaks"] = tweaks
+    answer = server.client.json(workflows_request(server, "POST", "", json=body))
+    job_id = answer.get("job_id") if isinstance(answer, dict) else None
+    if not job_id:
+        raise failure_error("no-background-runs", server=server.name())
+    return str(job_id)
+
+
+def workflows_request(server: Server, method: str, path: str, **kwargs: Any) -> requests.Response:
+    """A request to the v2 workflows API; a server whose router does not know it says so."""
+    try:
+        return server.client.request(method, WORKFLOWS + path, **kwargs)
+    except ClientError as error:
+        if error.status in (404, 405) and error.detail in ("Not Found", "Method Not Allowed"):
+            raise failure_error("no-background-runs", server=server.name()) from None
+        raise
+
+
+def resume_command(job_id: str, choose: bool) -> str:
+    return f"chat_example.py --resume {job_id}" + (" --choice ACTION" if choose else "")
+
+
+def human_needed(job_id: str, request: dict) -> ClientError:
+    """A pause no one can answer here: the exit-5 line, with the command that answers it."""
+    return failure_error(
+        "human-needed",
+        prompt=one_line(request_question(request), 300),
+        choices=", ".join(action for action, _ in request_choices(request)),
+        command=resume_command(job_id, choose=True),
+    )
+
+
+def no_one_to_ask(job_id: str, request: dict) -> dict:
+    raise human_needed(job_id, request)
+
+
+def follow_job(
+    server: Server,
+    job_id: str,
+    *,
+    decide: Decide | None = None,
+    on_text: Callable[[str], None] | None = None,
+    on_event: Callable[[dict], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> Reply:
+    """Read a background run to its end (from its first event: a re-attach replays what it
+    missed), answering each pause with decide and resuming it. Ctrl-C stops the run at the server."""
+    client, last_id, had_text = server.client, "", False
+
+    def text_came(text: str) -> None:
+        nonlocal had_text
+        if on_text is not None:
+            had_text = had_text or bool(text)
+            on_text(text)
+
+    while True:
+        headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        try:
+            response = workflows_request(server, "GET", f"/{quoted(job_id)}/events", stream=True, headers=headers)
+            job = JobEvents(client.chunks(response), lambda: job_answer(server, job_id), last_id)
+            events: Iterator[dict] = iter(job)
+            if on_step is not None:
+                events = tee_steps(events, on_step)
+            if on_event is not None:
+                events = tee_events(events, on_event)
+            return Reply(show_stream(events, text_came), had_text)
+        except Paused as pause:
+            last_id = job.last_id
+            decision = (decide or no_one_to_ask)(job_id, pause.request)
+            body = {"request_id": pause.request.get("request_id"), "decision": decision}
+            workflows_request(server, "POST", f"/{quoted(job_id)}/resume", json=body)
+        except StreamEnded:
+            raise failure_error("job-dropped", command=resume_command(job_id, choose=False)) from None
+        except KeyboardInterrupt:
+            stop_job(server, job_id)
+            raise
+
+
+def job_answer(server: Server, job_id: str) -> dict:
+    """A finished background run's answer (the v2 "response" object, with its outputs)."""
+    answer = server.client.json(workflows_request(server, "GET", "", params={"job_id": job_id}))
+    return answer if isinstance(answer, dict) else {}
+
+
+def stop_job(server: Server, job_id: str) -> None:
+    """Ctrl-C stops the run at the server, not only the wait (a second Ctrl-C leaves at once)."""
+    server.voice.say("stopping the run at the server (Ctrl-C again to leave now)")
+    try:
+        workflows_request(server, "POST", "/stop", json={"job_id": job_id})
+    except ClientError as error:
+        server.voice.say(f"the run could not be stopped: {error}")
+
+
+def pending_requests(server: Server) -> list[dict]:
+    """This flow's background runs that wait for a human decision (from any client)."""
+    response = workflows_request(server, "GET", "/pending", params={"flow_id": server.flow_uuid()})
+    return [item for item in server.client.json_list(response, "list of waiting runs") if isinstance(item, dict)]
 
 
 def unshown_text(reply: Reply) -> str:
@@ -2454,11 +2729,65 @@ class Terminal:
         finally:
             self.waiting.stop()
 
+    def can_ask(self) -> bool:
+        """Someone can be asked a question: stdin and stderr are a terminal."""
+        return self.stdin.isatty() and self.voice.err.isatty()
+
+    def choose(self, request: dict) -> dict | None:
+        """Ask what a paused run asks, with its numbered choices, on stderr; read the answer (a
+        number or a label) from the terminal. None: the input ended without an answer."""
+        choices = request_choices(request)
+        self.waiting.stop()
+        lines = request_question(request).splitlines() or [""]
+        shown = [*lines[:QUESTION_LINES], "…"] if len(lines) > QUESTION_LINES else lines
+        self.voice.say(f"the flow asks: {shown[0]}")
+        for line in shown[1:]:
+            self.voice.say(f"  {line}")
+        for number, (_action, label) in enumerate(choices, 1):
+            self.voice.say(f"  {number}. {label}")
+        with keys_echoed(self.stdin):
+            action = None
+            while action is None:
+                answer = self.read_answer(f"choice (1-{len(choices)}): ")
+                if answer is None:
+                    return None
+                action = pick_choice(answer, choices)
+            decision: dict[str, Any] = {"action_id": action}
+            if action in ("respond", "reject") and request.get("kind") == "tool_approval":
+                text = self.read_answer("message for the agent (Enter: none): ")
+                if text:
+                    decision["values"] = {"message": text}
+            elif action == "edit":
+                decision["values"] = {"args": self.read_tool_input()}
+        self.waiting.start()
+        return decision
+
+    def read_answer(self, prompt: str) -> str | None:
+        self.voice.say(prompt, end="")
+        line = self.stdin.readline()
+        if not line:
+            self.voice.say("")
+            return None
+        return line.strip()
+
+    def read_tool_input(self) -> dict:
+        while True:
+            text = self.read_answer("the tool's input as a JSON object: ") or ""
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+            if isinstance(value, dict):
+                return value
+
     def empty_reply_note(self, out: TextIO) -> None:
         """An empty reply shows as an empty line: at a terminal, a note on stderr says so (on the
         reply's own line when stdout is that terminal too, so nothing else moves)."""
         if self.voice.err.isatty():
             self.voice.say("(empty reply)", end="" if out.isatty() else "\n")
+
+
+QUESTION_LINES = 12  # lines of a paused run's question shown at the terminal
 
 
 def can_show(stream: TextIO, text: str) -> bool:
@@ -2500,6 +2829,21 @@ def keys_not_echoed(stdin: TextIO) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
+@contextlib.contextmanager
+def keys_echoed(stdin: TextIO) -> Iterator[None]:
+    """Typed keys are echoed while a question is answered (a turn hides them otherwise)."""
+    mode = terminal_mode(stdin)
+    if mode is None:
+        yield
+        return
+    termios, fd, saved = mode
+    termios.tcsetattr(fd, termios.TCSANOW, [*saved[:3], saved[3] | termios.ECHO, *saved[4:]])
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 # === 10. main ====================================================================================
 
 
@@ -2510,6 +2854,11 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
     try:
         if args.list_flows:
             return show_flows(server, args.json, out)
+        if args.resume:
+            if args.message is not None:
+                raise usage_error("--resume takes no message")
+            with terminal.turn():
+                return one_shot(args, terminal, functools.partial(follow_job, server, args.resume))
         require_flow(config)
         if args.message == "-":
             terminal.typing_hint()
@@ -2520,8 +2869,9 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
             terminal.voice.say(f"session id: {session_id}")
         check_component_names(server)
         tweaks = attach_files(server, files)
+        run_once = functools.partial(ask, server, message, session_id, tweaks=tweaks, continues=bool(args.session_id))
         with terminal.turn():
-            return one_shot(args, server, terminal, message, session_id, tweaks)
+            return one_shot(args, terminal, run_once)
     finally:
         server.close()
 
@@ -2536,14 +2886,13 @@ def show_flows(server: Server, as_json: bool, out: TextIO) -> int:
     return EXIT_OK
 
 
-def one_shot(
-    args: argparse.Namespace, server: Server, terminal: Terminal, message: str, session_id: str, tweaks: dict
-) -> int:
-    """The reply in the mode asked for: JSON (the default), --text, --stream, or --stream --json
-    (the events as JSON lines). An empty reply is a reply (exit 0); a run with no message at all is
-    the no-text error (exit 1, after the JSON when JSON is printed)."""
+def one_shot(args: argparse.Namespace, terminal: Terminal, ask: Callable[..., Reply]) -> int:
+    """The reply of `ask` (a run, or a re-attached background run) in the mode asked for: JSON (the
+    default), --text, --stream, or --stream --json (the events as JSON lines). An empty reply is a
+    reply (exit 0); a run with no message at all is the no-text error (exit 1, after the JSON when
+    JSON is printed)."""
     out = terminal.out
-    run = {"tweaks": tweaks, "continues": bool(args.session_id), "on_step": terminal.on_step()}
+    run = {"on_step": terminal.on_step(), "decide": one_shot_decide(args, terminal, out)}
     if args.stream and args.json:
 
         def print_event(event: dict) -> None:
@@ -2551,7 +2900,7 @@ def one_shot(
                 event = json.loads(terminal.voice.redact(json.dumps(event)))
             print_json(event, out, compact=True)
 
-        reply = ask(server, message, session_id, on_event=print_event, **run)
+        reply = ask(on_event=print_event, **run)
         reply_text(reply.result)
         return EXIT_OK
     show = make_show(out)
@@ -2564,14 +2913,14 @@ def one_shot(
             show(text)
 
         try:
-            reply = ask(server, message, session_id, on_text=show_text, **run)
+            reply = ask(on_text=show_text, **run)
             text = unshown_text(reply)
         except BaseException:
             if written:  # end the line a failure cut short; a failure before any text leaves stdout empty
                 out.write("\n")
             raise
     else:
-        reply = ask(server, message, session_id, **run)
+        reply = ask(**run)
         if not args.text:
             print_json(reply.result, out)
             reply_text(reply.result)
@@ -2581,6 +2930,28 @@ def one_shot(
         terminal.empty_reply_note(out)
     show(text + "\n")
     return EXIT_OK
+
+
+def one_shot_decide(args: argparse.Namespace, terminal: Terminal, out: TextIO) -> Decide:
+    """How a one-shot answers a pause: --choice; else the person at the terminal; else exit 5 with
+    the command that answers it (and, with --json, the waiting request on stdout)."""
+
+    def decide(job_id: str, request: dict) -> dict:
+        if args.choice:
+            choices = request_choices(request)
+            action = pick_choice(args.choice, choices)
+            if action is None:
+                allowed = ", ".join(action for action, _ in choices)
+                raise failure_error("choice-not-allowed", choice=args.choice, choices=allowed)
+            return {"action_id": action}
+        decision = terminal.choose(request) if terminal.can_ask() else None
+        if decision is not None:
+            return decision
+        if args.json:
+            print_json({"job_id": job_id, **request}, out)
+        raise human_needed(job_id, request)
+
+    return decide
 
 
 def print_versions(args: argparse.Namespace, out: TextIO) -> int:

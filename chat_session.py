@@ -494,13 +494,31 @@ def fitted(text: str, columns: int) -> str:
 
 
 def stored_text(message: dict, empty_reply_mark: Callable[[], str]) -> str:
-    """A stored message as /history shows it: errors marked, a reply stored empty said so."""
+    """A stored message as /history shows it: errors marked, a pause for a human as what was asked
+    and answered, a reply stored empty said so."""
     text = str(message.get("text") or "").strip()
     if message.get("category") == "error":
         return error_mark(message) + text
+    pause = pause_text(message)
+    if not text and pause:
+        return pause
     if not text and message.get("sender") != "User":
         return empty_reply_mark()
     return text
+
+
+def pause_text(message: dict) -> str:
+    """A stored pause (Langflow keeps it as an empty AI message holding the question): what it
+    asked, and what was answered; "" for any other message."""
+    for block in message.get("content_blocks") or []:
+        for content in block.get("contents") or [] if isinstance(block, dict) else []:
+            if isinstance(content, dict) and content.get("type") == "human_input":
+                action = content.get("submitted_action")
+                labels = dict(core.request_choices(content))
+                answer = labels.get(action, action) if action else "stopped" if content.get("superseded") else ""
+                asked = core.one_line(core.request_question(content), 200)
+                return f"[asked] {asked} [answered] {answer or '(waiting for a decision)'}"
+    return ""
 
 
 def error_mark(message: dict) -> str:
@@ -855,6 +873,8 @@ class Chat:
         self.pending: str | None = None  # the last message that failed or was interrupted
         self.failed_turns = 0
         self.read_line: ReadLine | None = None  # the terminal's, for y/N questions
+        self.waiting_runs: Callable[[], list[dict]] = list  # the flow's runs waiting for a decision
+        self.resume: Callable[[str, Show], None] | None = None  # (job id, show): answer one, show its reply
 
     @property
     def session_id(self) -> str:
@@ -912,6 +932,39 @@ class Chat:
         else:
             self.conversation.aside(f"sending again: {core.one_line(self.pending, RETRY_SHOWN)}")
             self.turn(self.pending)
+
+    def pending_runs(self, argument: str) -> None:
+        """/pending lists this flow's runs waiting for a decision (started here, in the Playground or
+        by another client); /pending N answers run N and shows its reply."""
+        runs = self.waiting_runs()
+        if not argument:
+            if not runs:
+                self.note("no run of this flow is waiting for a decision")
+                return
+            rows = [
+                (f"{number}.", str(run.get("session_id", "")), core.one_line(core.request_question(run), 80))
+                for number, run in enumerate(runs, 1)
+            ]
+            self.show(core.aligned(rows, indent="  ") + "\n")
+            self.note("/pending N answers run N")
+            return
+        if not argument.isdigit() or not 1 <= int(argument) <= len(runs) or self.resume is None:
+            self.note(f"no waiting run {argument} (/pending lists them)")
+            return
+        shown = False
+
+        def show(text: str) -> None:
+            nonlocal shown
+            if not shown:
+                self.out.write(self.label("AI") + " ")
+                self.out.flush()
+                shown = True
+            self.show(text)
+
+        try:
+            self.resume(str(runs[int(argument) - 1]["job_id"]), show)
+        finally:
+            self.end_reply(shown)
 
     def command(self, line: str) -> bool:
         """Run a /command from COMMANDS; False means leave. A failed request is one line."""
@@ -1046,6 +1099,12 @@ COMMANDS = (
         "write this conversation to PATH: Markdown, or JSON if PATH ends in .json",
         lambda chat, a: chat.conversation.save(a, chat.confirm),
     ),
+    Command(
+        ("/pending",),
+        "[N]",
+        "list this flow's runs waiting for a human decision; /pending N answers run N",
+        lambda chat, a: chat.pending_runs(a),
+    ),
     Command(("/multi", '"""'), "", "type several lines as one message; end it the same way", None),
     Command(("/exit", "/quit"), "", "leave (so does {end_key})", lambda _chat, _a: False),
     Command(("//text",), "", 'send "/text" (a message that starts with a slash)', None),
@@ -1138,12 +1197,44 @@ def label_writer(out: TextIO, label: Callable[[str], str]) -> Callable[[str], No
     return write
 
 
+def ask_person(terminal: core.Terminal) -> core.Decide:
+    """A pause in the chat is asked at the terminal; piped, it ends the turn with the resume command."""
+
+    def decide(job_id: str, request: dict) -> dict:
+        decision = terminal.choose(request) if terminal.can_ask() else None
+        if decision is None:
+            raise core.human_needed(job_id, request)
+        return decision
+
+    return decide
+
+
+def make_resume(server: core.Server, terminal: core.Terminal, stream: bool) -> Callable[[str, Show], None]:
+    """Answer a waiting background run (/pending N) and show its reply, as a turn does."""
+
+    def resume(job_id: str, show: Show) -> None:
+        with terminal.turn():
+            handlers = {"on_text": show if stream else None, "on_step": terminal.on_step()}
+            reply = core.follow_job(server, job_id, decide=ask_person(terminal), **handlers)
+            show(core.unshown_text(reply))
+
+    return resume
+
+
 def make_ask(server: core.Server, terminal: core.Terminal, stream: bool) -> Ask:
     """A turn over HTTP: streamed as it comes (or whole, with --no-stream), steps on the terminal."""
+    decide = ask_person(terminal)
 
     def ask(message: str, session_id: str, show: Show) -> None:
         with terminal.turn():
-            reply = core.ask(server, message, session_id, on_text=show if stream else None, on_step=terminal.on_step())
+            reply = core.ask(
+                server,
+                message,
+                session_id,
+                on_text=show if stream else None,
+                on_step=terminal.on_step(),
+                decide=decide,
+            )
             show(core.unshown_text(reply))
 
     return ask
@@ -1190,6 +1281,8 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
         chat = Chat(
             make_ask(server, terminal, not args.no_stream), conversation, terminal.out, voice, label=terminal.label
         )
+        chat.waiting_runs = lambda: core.pending_requests(server)
+        chat.resume = make_resume(server, terminal, not args.no_stream)
         if not stdin.isatty():  # read as UTF-8, stray bytes replaced (core.utf8_stdio)
             return chat.piped(stdin)
         at_terminal = out.isatty()  # else input() has no line editing, and prompts go to stderr

@@ -910,13 +910,19 @@ def replayed_token(expected: str, chunk: str) -> tuple[str, str]:
     return chunk, ""
 
 
-def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
+def show_stream(events: Iterable[dict], show: Callable[[str], None], gaps: list | None = None) -> dict:
     """Show the reply as it streams, each message once; return the `end` event's result.
 
     Token events are shown as they come; a message that arrived whole (a model that
     does not stream) is shown from add_message, and if nothing was shown, from `end`.
+    `gaps` grows at each re-attach of a background run: the tokens sent while no one listened
+    are gone, so a message shown in part is held (its later tokens skipped) until its whole text
+    comes, then shown from where it stopped.
     """
     shown: set[Any] = set()
+    texts: dict[Any, str] = {}  # what was shown of each message
+    held: set[Any] = set()  # messages cut by a gap: shown again only from their whole text
+    gaps_seen = 0
     expected: dict[Any, str] = {}  # text shown from an add_message, that its tokens may repeat
     current: Any = None
     count, kind, user_message_id = 0, "", None
@@ -929,24 +935,31 @@ def show_stream(events: Iterable[dict], show: Callable[[str], None]) -> dict:
         shown.add(message_id)
 
     for event in events:
+        if gaps is not None and len(gaps) > gaps_seen:
+            gaps_seen, held = len(gaps), held | shown
         count, kind, data = count + 1, str(event.get("event")), event.get("data")
         if kind == "error":
             raise flow_error(data)
         data = data if isinstance(data, dict) else {}
         if kind == "add_message" and data.get("sender") == "User" and user_message_id is None:
             user_message_id = data.get("id")
-        if kind == "token" and data.get("chunk"):
+        if kind == "token" and data.get("chunk") and data.get("id", "tokens") not in held:
             message_id = data.get("id", "tokens")
             chunk, expected[message_id] = replayed_token(expected.get(message_id, ""), str(data["chunk"]))
             if chunk:
                 start(message_id)
                 show(chunk)
+                texts[message_id] = texts.get(message_id, "") + chunk
         elif kind == "add_message" and is_whole_reply(data):
-            message_id = data.get("id") or data.get("text")
+            message_id, whole = data.get("id") or data.get("text"), str(data["text"])
             if message_id not in shown:
                 start(message_id)
-                show(str(data["text"]))
-                expected[message_id] = str(data["text"])
+                show(whole)
+                expected[message_id] = texts[message_id] = whole
+            elif message_id in held and whole.startswith(texts.get(message_id, whole)):
+                show(whole[len(texts[message_id]) :])
+                texts[message_id] = whole
+                held.discard(message_id)
         elif kind == "end":
             result = data.get("result", {})
             if not shown:
@@ -981,28 +994,22 @@ def tee_events(events: Iterable[dict], on_event: Callable[[dict], None]) -> Iter
 # --- A background run's events (v2): Server-Sent Events frames with ids -------------------------
 
 
-class Paused(Exception):
-    """A background run waits for a human decision: the request (human_input_required's data)."""
-
-    def __init__(self, request: dict) -> None:
-        super().__init__(str(request.get("prompt") or ""))
-        self.request = request
-
-
 class JobEvents:
-    """A background run's events as show_stream reads them, from SSE frames (`data: <json>`, `id: <n>`).
+    """The events of one attach to a background run, from SSE frames (`data: <json>`, `id: <n>`).
 
-    last_id is the id of the last frame read, to re-attach from. A pause counts only when it is the
-    last event (a replay holds earlier, answered ones): then iteration raises Paused. The v2 `end`
-    holds no result, so the run's answer (asked of `answer`) is put in it. A stopped run's
-    `{"type": "cancelled"}` frame is the job-stopped error.
+    last_id is the id of the last frame read, to re-attach from. The v2 `end` holds no result, so
+    the run's answer (asked of `answer`) is put in it, and `finished` is set. A pause counts only
+    when it is the last event (a replay holds earlier, answered ones): it is kept in `pause`, not
+    passed on. A stopped run's `{"type": "cancelled"}` frame is the job-stopped error. A stream
+    that closes with neither `end` nor a pause has dropped.
     """
 
     def __init__(self, chunks: Iterable[bytes], answer: Callable[[], dict], last_id: str = "") -> None:
         self.chunks, self.answer, self.last_id = chunks, answer, last_id
+        self.pause: dict | None = None
+        self.finished = False
 
     def __iter__(self) -> Iterator[dict]:
-        pause: dict | None = None
         data: list[bytes] = []
         reader = LineReader(self.chunks)
         while True:
@@ -1021,15 +1028,15 @@ class JobEvents:
                 if event.get("type") == "cancelled":
                     raise failure_error("job-stopped")
                 pause = event.get("data") if event.get("event") == "human_input_required" else None
+                self.pause = pause if isinstance(pause, dict) else None
                 if event.get("event") == "end":
+                    self.finished = True
                     yield {"event": "end", "data": {"result": self.answer()}}
                     return
-                if pause is None:
+                if self.pause is None:
                     yield event
             if line is None:
-                break
-        if isinstance(pause, dict):
-            raise Paused(pause)
+                return
 
 
 # --- Agent steps: what an agent reports while it works -----------------------------------------
@@ -1178,6 +1185,7 @@ class Config(NamedTuple):
     variables: dict = {}  # noqa: RUF012 - never mutated; --var NAME -> value, sent as headers
     settings_files: tuple[SettingsFile, ...] = ()  # where settings were looked for, in order
     demo_env: str = ""  # the settings file that gave the URL, when tests/demo_server.py wrote it
+    background: bool = False  # run as a v2 background run (--background): it survives a dropped connection
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -1322,9 +1330,9 @@ VARIABLE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str, str]:
-    """--var NAME=VALUE, or --var NAME for the value of the variable NAME in the environment (or
-    ./.env), so a secret stays out of argv. A bad argument is named by its name only: the rest may
-    be the secret."""
+    """--var NAME=VALUE, or --var NAME for the value of the variable NAME in the environment (or a
+    settings file), so a secret stays out of argv. A bad argument is named by its name only: the
+    rest may be the secret."""
     variables: dict[str, str] = {}
     for value in values:
         name, given, text = value.partition("=")
@@ -1335,6 +1343,8 @@ def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str,
             text = setting(None, name)
             if not text:
                 raise failure_error("var-not-set", name=name)
+        if not header_safe(text):
+            raise usage_error(f"--var {name}: the value holds a character an HTTP header cannot carry")
         variables[name] = text
     return variables
 
@@ -1381,6 +1391,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
         variables=parse_variables(args.var, setting),
         settings_files=files,
         demo_env=url_source.path if url_source is not None and url_source.demo else "",
+        background=args.background,
     )
 
 
@@ -1513,6 +1524,12 @@ def argument_parser(prog: str, description: str, epilog: str) -> argparse.Argume
         metavar="NAME[=VALUE]",
         help="set the flow's global variable NAME for each run (repeatable); NAME alone takes the value "
         "of the environment variable NAME; Langflow upper-cases NAME (Langflow 1.7.1+)",
+    )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="run the flow as a background run (Langflow 1.11+): a dropped connection re-attaches "
+        "and the reply goes on (costs one more request, about 0.1-0.2 s)",
     )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")
     parser.add_argument("--list-flows", action="store_true", help="list the flows this key can run, then exit")
@@ -1669,13 +1686,16 @@ class Client:
         """Every blocking network call goes through here: see in_worker."""
         return in_worker(produce, self.shut_connection, self.tick)
 
-    def request(self, method: str, path: str, stream: bool = False, **kwargs: Any) -> requests.Response:
-        """Send with retries where the flow certainly did not run; raise ClientError otherwise."""
+    def request(
+        self, method: str, path: str, stream: bool = False, timeout: float | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """Send with retries where the flow certainly did not run; raise ClientError otherwise.
+        `timeout` (default: the configured one) is the longest wait for an answer or a chunk."""
         url = self.config.url + path
         attempt = 0
         while True:
             try:
-                response = self.send_once(method, url, stream, **kwargs)
+                response = self.send_once(method, url, stream, timeout or self.config.timeout, **kwargs)
             except ClientError as network_failure:
                 error = network_failure
                 if not error.retry or attempt == self.config.retries:
@@ -1700,7 +1720,7 @@ class Client:
             self.sleep(wait)
             attempt += 1
 
-    def send_once(self, method: str, url: str, stream: bool, **kwargs: Any) -> requests.Response:
+    def send_once(self, method: str, url: str, stream: bool, timeout: float, **kwargs: Any) -> requests.Response:
         import requests
 
         if self.config.verbose:
@@ -1715,13 +1735,13 @@ class Client:
                         method,
                         url,
                         stream=stream,
-                        timeout=(connect_timeout(self.config.timeout), self.config.timeout),
+                        timeout=(connect_timeout(timeout), timeout),
                         **kwargs,
                     )
                 ]
             )
         except requests.RequestException as exc:
-            raise network_error(exc, self.config.url, self.config.timeout, self.config.demo_env) from exc
+            raise network_error(exc, self.config.url, timeout, self.config.demo_env) from exc
         if self.config.verbose:
             self.voice.say(f"< HTTP {response.status_code} {response.reason} ({time.monotonic() - started:.3f} s)")
             for name, value in response.headers.items():
@@ -2067,10 +2087,10 @@ def ask(
     on_text gets the reply's text as it arrives (None: only the whole result is wanted), on_event
     every event, on_step each agent step, decide each pause of a flow that asks a human (None:
     no one can answer). A flow that /run refuses because it may pause runs in the background
-    (follow_job), and so does every later turn with it.
+    (follow_job), and so does every later turn with it; --background runs every flow there.
     """
     handlers = {"on_text": on_text, "on_event": on_event, "on_step": on_step}
-    if not server.pauses:
+    if not server.pauses and not server.config.background:
         try:
             return ask_v1(server, message, session_id, tweaks=tweaks, continues=continues, **handlers)
         except ClientError as error:
@@ -2196,6 +2216,10 @@ def no_one_to_ask(job_id: str, request: dict) -> dict:
     raise human_needed(job_id, request)
 
 
+REATTACHES = 3  # re-attaches to a background run after its stream dropped or stalled (backoff 0.5, 1, 2 s)
+STALL_SECONDS = 45.0  # silence that counts as a stalled stream: Langflow 1.13 sends a keepalive every 15 s
+
+
 def follow_job(
     server: Server,
     job_id: str,
@@ -2205,9 +2229,9 @@ def follow_job(
     on_event: Callable[[dict], None] | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> Reply:
-    """Read a background run to its end (from its first event: a re-attach replays what it
-    missed), answering each pause with decide and resuming it. Ctrl-C stops the run at the server."""
-    client, last_id, had_text = server.client, "", False
+    """Read a background run to its end, from its first event (a re-attach replays what it
+    missed), through its pauses and dropped connections. Ctrl-C stops the run at the server."""
+    had_text = False
 
     def text_came(text: str) -> None:
         nonlocal had_text
@@ -2215,34 +2239,67 @@ def follow_job(
             had_text = had_text or bool(text)
             on_text(text)
 
+    gaps: list = []  # one item per re-attach
+    events = job_events(server, job_id, decide or no_one_to_ask, gaps)
+    if on_step is not None:
+        events = tee_steps(events, on_step)
+    if on_event is not None:
+        events = tee_events(events, on_event)
+    try:
+        return Reply(show_stream(events, text_came, gaps), had_text)
+    except KeyboardInterrupt:
+        stop_job(server, job_id)
+        raise
+
+
+def job_events(server: Server, job_id: str, decide: Decide, gaps: list) -> Iterator[dict]:
+    """Every event of a background run up to its `end`: each pause is answered with decide and
+    the run resumed; a stream that drops or stalls is re-attached from the last event received
+    (REATTACHES times, with backoff), else the run goes on at the server and the error says how
+    to re-attach later. Each re-attach is added to gaps."""
+    last_id, failures = "", 0
     while True:
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if last_id:
             headers["Last-Event-ID"] = last_id
+        job = JobEvents((), dict, last_id)
         try:
-            response = workflows_request(server, "GET", f"/{quoted(job_id)}/events", stream=True, headers=headers)
-            job = JobEvents(client.chunks(response), lambda: job_answer(server, job_id), last_id)
-            events: Iterator[dict] = iter(job)
-            if on_step is not None:
-                events = tee_steps(events, on_step)
-            if on_event is not None:
-                events = tee_events(events, on_event)
-            return Reply(show_stream(events, text_came), had_text)
-        except Paused as pause:
-            last_id = job.last_id
-            decision = (decide or no_one_to_ask)(job_id, pause.request)
-            body = {"request_id": pause.request.get("request_id"), "decision": decision}
+            path = f"/{quoted(job_id)}/events"
+            timeout = min(server.config.timeout, STALL_SECONDS)
+            response = workflows_request(server, "GET", path, stream=True, headers=headers, timeout=timeout)
+            job = JobEvents(server.client.chunks(response), lambda: job_answer(server, job_id), last_id)
+            for event in job:
+                failures = 0
+                yield event
+        except ClientError as error:
+            if error.exit_code != EXIT_NETWORK:
+                raise
+        last_id = job.last_id
+        if job.finished:
+            return
+        if job.pause is not None:
+            body = {"request_id": job.pause.get("request_id"), "decision": decide(job_id, job.pause)}
             workflows_request(server, "POST", f"/{quoted(job_id)}/resume", json=body)
-        except StreamEnded:
-            raise failure_error("job-dropped", command=resume_command(job_id, choose=False)) from None
-        except KeyboardInterrupt:
-            stop_job(server, job_id)
-            raise
+            continue
+        failures += 1
+        if failures > REATTACHES:
+            raise failure_error("job-dropped", command=resume_command(job_id, choose=False))
+        wait = 0.5 * 2 ** (failures - 1)
+        server.voice.say(f"the connection dropped; re-attaching in {wait:g} s ({failures} of {REATTACHES})")
+        server.client.sleep(wait)
+        gaps.append(last_id)
+
+
+ANSWER_WAITS = 50  # the status may say in_progress a moment after `end`: asked again 0.1 s apart
 
 
 def job_answer(server: Server, job_id: str) -> dict:
     """A finished background run's answer (the v2 "response" object, with its outputs)."""
-    answer = server.client.json(workflows_request(server, "GET", "", params={"job_id": job_id}))
+    for _ in range(ANSWER_WAITS):
+        answer = server.client.json(workflows_request(server, "GET", "", params={"job_id": job_id}))
+        if not isinstance(answer, dict) or answer.get("status") not in ("queued", "in_progress"):
+            break
+        server.client.sleep(0.1)
     return answer if isinstance(answer, dict) else {}
 
 

@@ -245,6 +245,16 @@ def new_tables() -> dict[str, Table]:
                 "check is one request (the flow list, for an endpoint name)."
             ],
         ),
+        "first_token": Table(
+            "7. First reply text: `/api/v1/run` or a background run (`chat_example.py --stream`)",
+            ["Server", "Run", "Runs", "First text median ms", "p10-p90 ms", "Whole reply median ms", "p10-p90 ms"],
+            notes=[
+                "From the process start to the first byte of reply text on stdout (a pipe), and to its exit; "
+                "the two ways interleaved, after a warm-up each. A background run (`--background`, and every "
+                "flow that pauses for a human) submits the run, then reads its events: one request more, and "
+                "a job row on the server; in exchange a dropped connection re-attaches instead of losing the run."
+            ],
+        ),
         "imports": Table(
             "5b. Import time the client adds (`python -X importtime`, median ms)",
             ["Imported by the client", *IMPORT_COLUMNS],
@@ -618,6 +628,49 @@ def measure_tokens_langflow(table: Table, target: Target, runs: int) -> None:
         table.rows.append(latency.row(target.server, client))
 
 
+# --- 7. First reply text: the v1 run, or a background run ---------------------------------------
+
+
+def first_text_ms(argv: list[str], target: Target) -> tuple[float, float]:
+    """ms from the start of the process to its first byte on stdout, and to its end."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target.env(), cwd=target.workdir
+    )
+    first = process.stdout.read(1)
+    first_at = time.perf_counter()
+    _, errors = process.communicate(timeout=300)
+    if process.returncode != 0 or not first:
+        raise BenchError(f"{' '.join(argv)[:120]} exited {process.returncode}: {errors.decode()[-800:]}")
+    return (first_at - started) * 1000, (time.perf_counter() - started) * 1000
+
+
+def measure_first_token(table: Table, target: Target, runs: int) -> None:
+    ways = {"`/api/v1/run`": [], "background (`--background`)": ["--background"]}
+    log(f"first reply text against {target.server}: {runs} runs each way")
+    timings: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
+    for flags in ways.values():  # warm-up
+        first_text_ms([PYTHON, CHAT_EXAMPLE, "--stream", *flags, MESSAGE], target)
+    names = list(ways)
+    for round_number in range(runs):
+        shift = round_number % len(names)
+        for way in names[shift:] + names[:shift]:
+            timings[way].append(first_text_ms([PYTHON, CHAT_EXAMPLE, "--stream", *ways[way], MESSAGE], target))
+    for way, pairs in timings.items():
+        first, whole = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        table.rows.append(
+            [
+                target.server,
+                way,
+                str(len(pairs)),
+                f"{statistics.median(first):.0f}",
+                spread(first, 0),
+                f"{statistics.median(whole):.0f}",
+                spread(whole, 0),
+            ]
+        )
+
+
 # --- 3. A conversation in one process ---------------------------------------------------------
 
 
@@ -919,6 +972,7 @@ def fake_server_phase(
         measure_imports(tables["imports"], target, plan.import_runs)
         measure_one_shot(tables["one_shot"], target, sdk_python, plan.runs)
         measure_tokens_fake(tables["tokens"], fake, target, plan.token_runs)
+        measure_first_token(tables["first_token"], target, plan.runs)
         measure_turns_fake(tables["turns"], fake, target, plan.turns)
         measure_big_reply(tables["memory"], fake, target)
         measure_long_conversation(tables["memory"], fake, target, plan.memory_turns)
@@ -932,6 +986,7 @@ def langflow_phase(tables: dict[str, Table], workdir: Path, plan: Plan, sdk_pyth
         counter = replace(echo, server=f"Langflow {LANGFLOW_VERSION} counter", flow=server.counter_endpoint)
         measure_one_shot(tables["one_shot"], echo, sdk_python, plan.langflow_runs)
         measure_tokens_langflow(tables["tokens"], counter, plan.token_runs)
+        measure_first_token(tables["first_token"], counter, plan.langflow_runs)
         measure_turns_langflow(tables["turns"], echo, plan.turns)
         measure_big_reply_langflow(tables["memory"], counter)
     finally:

@@ -18,6 +18,8 @@ EXPECTED_ROWS = [
     r"\| local test server \| `chat_example.py --text` \|",
     r"\| local test server \| `chat_example.py --stream` \| 50/50 \|",
     r"\| local test server \| `chat_session.py` at a terminal \| 50/50 \|",
+    r"\| local test server \| `/api/v1/run` \| 3 \|",
+    r"\| local test server \| background \(`--background`\) \| 3 \|",
     r"\| local test server \| streaming \(default\) \| 100 \| 1 \|",
     r"\| local test server \| `--no-stream` \| 100 \| 1 \|",
     r"\| local test server \| 5 MB reply, `chat_example.py --text` \|",

@@ -105,3 +105,25 @@ def test_an_agents_tool_approval_answered_with_choice(run, choice, reply):
     result = run("--flow", "approval-agent", "--text", "--choice", choice, "what is 2 + 3?")
     assert result.returncode == 0, result.stderr
     assert reply in result.stdout
+
+
+@pytest.mark.feature("stream")
+@pytest.mark.lacks(before="1.11", reason="background runs begin in Langflow 1.11")
+def test_a_connection_cut_mid_reply_is_re_attached_and_the_server_ran_the_flow_once(lf_env, langflow, tmp_path):
+    from tcp_proxy import TcpProxy
+
+    message = "one two three four five six"
+    with TcpProxy(int(langflow.url.rsplit(":", 1)[1])) as proxy:
+        proxy.cut_on(b'"event": "token"')
+        env = {**lf_env, "LANGFLOW_URL": proxy.url, "LANGFLOW_FLOW_ID": "counter"}
+        result = script_runner(env, tmp_path)("--background", "--stream", "--session-id", "cut-1", message)
+        assert proxy.cuts == 1
+    assert (result.returncode, result.stdout) == (0, f"turn 1: {message}\n"), result.stderr
+    assert "re-attaching" in result.stderr
+    stored = requests.get(
+        f"{langflow.url}/api/v1/monitor/messages",
+        params={"flow_id": langflow.flow_ids["counter"], "session_id": "cut-1"},
+        headers={"x-api-key": langflow.api_key},
+        timeout=30,
+    ).json()
+    assert [(m["sender"], m["text"]) for m in stored] == [("User", message), ("Machine", f"turn 1: {message}")]

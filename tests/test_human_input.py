@@ -292,3 +292,14 @@ def test_pending_lists_the_flows_waiting_runs_and_answers_one_at_the_terminal(fa
     child.sendeof()
     child.expect(pexpect.EOF)
     assert the_job(fake).status == "completed"
+
+
+def test_ctrl_c_at_the_question_stops_the_run_at_the_server(fake, fake_env, tmp_path):
+    approval_flow(fake)
+    child = spawn_in_terminal("chat_example.py", "--text", "hi", env=fake_env, cwd=tmp_path)
+    child.expect_exact("choice (1-2): ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert the_job(fake).status == "cancelled"

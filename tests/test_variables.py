@@ -115,3 +115,10 @@ def test_every_turn_of_a_chat_sends_the_variables(cli, fake, fake_env):
     )
     assert result.returncode == 0, result.stderr
     assert [variable_headers(run) for run in fake.runs()] == [{"x-langflow-global-var-model_key": "k1"}] * 2
+
+
+def test_a_var_value_a_header_cannot_carry_is_a_usage_error_naming_only_the_variable(in_tmp):
+    with pytest.raises(ClientError) as failed:
+        config("--var", f"MODEL_KEY={SECRET}\nX")
+    assert failed.value.exit_code == EXIT_USAGE
+    assert "--var MODEL_KEY" in str(failed.value) and SECRET not in str(failed.value)

@@ -998,16 +998,18 @@ class JobEvents:
     """The events of one attach to a background run, from SSE frames (`data: <json>`, `id: <n>`).
 
     last_id is the id of the last frame read, to re-attach from. The v2 `end` holds no result, so
-    the run's answer (asked of `answer`) is put in it, and `finished` is set. A pause counts only
+    the run's answer is put in it, and `finished` is set: asked of `answer`, or when no one needs
+    the server's own (the text streamed), made of the run's `output` events. A pause counts only
     when it is the last event (a replay holds earlier, answered ones): it is kept in `pause`, not
     passed on. A stopped run's `{"type": "cancelled"}` frame is the job-stopped error. A stream
     that closes with neither `end` nor a pause has dropped.
     """
 
-    def __init__(self, chunks: Iterable[bytes], answer: Callable[[], dict], last_id: str = "") -> None:
+    def __init__(self, chunks: Iterable[bytes], answer: Callable[[], dict] | None, last_id: str = "") -> None:
         self.chunks, self.answer, self.last_id = chunks, answer, last_id
         self.pause: dict | None = None
         self.finished = False
+        self.outputs: dict[str, dict] = {}  # the run's `output` events by component
 
     def __iter__(self) -> Iterator[dict]:
         data: list[bytes] = []
@@ -1029,9 +1031,12 @@ class JobEvents:
                     raise failure_error("job-stopped")
                 pause = event.get("data") if event.get("event") == "human_input_required" else None
                 self.pause = pause if isinstance(pause, dict) else None
+                if event.get("event") == "output" and isinstance(event.get("data"), dict):
+                    self.outputs[str(event["data"].get("component_id"))] = event["data"]
                 if event.get("event") == "end":
                     self.finished = True
-                    yield {"event": "end", "data": {"result": self.answer()}}
+                    outputs = {"object": "response", "status": "completed", "outputs": self.outputs}
+                    yield {"event": "end", "data": {"result": self.answer() if self.answer else outputs}}
                     return
                 if self.pause is None:
                     yield event
@@ -2240,7 +2245,8 @@ def follow_job(
             on_text(text)
 
     gaps: list = []  # one item per re-attach
-    events = job_events(server, job_id, decide or no_one_to_ask, gaps)
+    answer_wanted = on_text is None or on_event is not None  # else the text has been shown as it came
+    events = job_events(server, job_id, decide or no_one_to_ask, gaps, answer_wanted)
     if on_step is not None:
         events = tee_steps(events, on_step)
     if on_event is not None:
@@ -2252,22 +2258,24 @@ def follow_job(
         raise
 
 
-def job_events(server: Server, job_id: str, decide: Decide, gaps: list) -> Iterator[dict]:
+def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_wanted: bool) -> Iterator[dict]:
     """Every event of a background run up to its `end`: each pause is answered with decide and
     the run resumed; a stream that drops or stalls is re-attached from the last event received
     (REATTACHES times, with backoff), else the run goes on at the server and the error says how
-    to re-attach later. Each re-attach is added to gaps."""
+    to re-attach later. Each re-attach is added to gaps. The server's answer is asked for at the
+    end when answer_wanted (JSON, or text not streamed)."""
     last_id, failures = "", 0
     while True:
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if last_id:
             headers["Last-Event-ID"] = last_id
-        job = JobEvents((), dict, last_id)
+        job = JobEvents((), None, last_id)
         try:
             path = f"/{quoted(job_id)}/events"
             timeout = min(server.config.timeout, STALL_SECONDS)
             response = workflows_request(server, "GET", path, stream=True, headers=headers, timeout=timeout)
-            job = JobEvents(server.client.chunks(response), lambda: job_answer(server, job_id), last_id)
+            answer = functools.partial(job_answer, server, job_id) if answer_wanted else None
+            job = JobEvents(server.client.chunks(response), answer, last_id)
             for event in job:
                 failures = 0
                 yield event

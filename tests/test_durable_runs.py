@@ -90,3 +90,11 @@ def test_every_turn_of_a_background_chat_is_a_background_run(cli, fake):
     assert result.returncode == 0, result.stderr
     assert "AI: one" in result.stdout and "AI: two" in result.stdout
     assert len(fake.jobs) == 2 and fake.runs() == []
+
+
+@pytest.mark.parametrize(("mode", "asked"), [("--stream", 0), ("--text", 1)])
+def test_the_runs_answer_is_asked_for_only_when_its_text_did_not_stream(cli, fake, mode, asked):
+    result = cli("--background", mode, "hi")
+    assert (result.returncode, result.stdout) == (0, "hi\n"), result.stderr
+    statuses = [seen for seen in fake.requests if seen.path == "/api/v2/workflows" and seen.method == "GET"]
+    assert len(statuses) == asked

@@ -217,7 +217,7 @@ def test_a_tool_approval_shows_the_tool_and_its_input(fake, fake_env, tmp_path):
 
 def test_the_chat_asks_at_the_terminal_and_streams_the_reply(fake, fake_env, tmp_path):
     approval_flow(fake)
-    child = spawn_in_terminal("chat_session.py", env=fake_env, cwd=tmp_path)
+    child = spawn_in_terminal("chat_session.py", env={**fake_env, "NO_COLOR": "1"}, cwd=tmp_path)
     child.expect_exact("User: ")
     child.sendline("hi")
     child.expect_exact("choice (1-2): ")
@@ -249,7 +249,9 @@ def test_ctrl_c_during_a_background_run_stops_it_at_the_server(fake, fake_env, c
 
 def history_at_terminal(fake_env, tmp_path, session_id: str) -> tuple[str, str]:
     """What chat_session.py shows at a terminal: the recap when it starts, then /history."""
-    child = spawn_in_terminal("chat_session.py", "--session-id", session_id, env=fake_env, cwd=tmp_path)
+    child = spawn_in_terminal(
+        "chat_session.py", "--session-id", session_id, env={**fake_env, "NO_COLOR": "1"}, cwd=tmp_path
+    )
     child.expect(r"User: $")
     recap = child.before
     child.sendline("/history")
@@ -279,7 +281,7 @@ def test_history_shows_a_pause_not_answered_yet_as_waiting(cli, fake, fake_env, 
 def test_pending_lists_the_flows_waiting_runs_and_answers_one_at_the_terminal(fake, fake_env, tmp_path, cli):
     approval_flow(fake, prompt="deploy to prod?")
     cli("--text", "--session-id", "from-elsewhere", "hi")
-    child = spawn_in_terminal("chat_session.py", env=fake_env, cwd=tmp_path)
+    child = spawn_in_terminal("chat_session.py", env={**fake_env, "NO_COLOR": "1"}, cwd=tmp_path)
     child.expect_exact("User: ")
     child.sendline("/pending")
     child.expect_exact("1.  from-elsewhere  deploy to prod?")

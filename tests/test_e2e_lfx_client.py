@@ -104,7 +104,7 @@ def test_a_piped_chat_keeps_its_session_and_replies_each_turn(run):
 
 
 def test_the_chat_at_a_terminal_streams_replies_and_says_history_is_not_offered(lfx_env, tmp_path):
-    with chat_terminals(lfx_env, tmp_path, timeout=30) as start:
+    with chat_terminals({**lfx_env, "NO_COLOR": "1"}, tmp_path, timeout=30) as start:
         child = start("--session-id", "lfx-terminal")
         child.expect(r"User: $")  # the recap at the start says the server keeps no conversation
         assert f"error: {NOT_OFFERED}" in TERMINAL_CONTROL.sub("", child.before)

@@ -594,6 +594,8 @@ def with_streamed_text(output: dict, text: str) -> None:
 #            reading every message
 #   1.13     a failed stream sends two `error` events, seconds apart        by its shape: ask() stops
 #                                                                           at the first
+#   1.13     a background run's event stream sends `: keepalive` after 15 s STALL_SECONDS: 45 s of
+#            of silence                                                     silence is a stall
 #   lfx      `lfx serve` (Langflow's runtime without UI or database):      LFX_SERVE:
 #   serve    no /api/v1 paths (its router's 404); GET /health answers      Server.dialect(),
 #            {"status": "healthy", "flow_count": N}                         speaks_langflow_api

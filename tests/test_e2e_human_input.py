@@ -11,6 +11,7 @@ needs approval; its model is tests/openai_fake.py, which echoes the tool's answe
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pexpect
@@ -45,7 +46,8 @@ def job_status(langflow, job_id: str) -> str:
         headers={"x-api-key": langflow.api_key},
         timeout=30,
     )
-    return response.json()["status"]
+    body = response.json()
+    return body["status"] if "status" in body else str(body.get("detail", {}).get("code"))
 
 
 @pytest.mark.feature("text")
@@ -127,3 +129,27 @@ def test_a_connection_cut_mid_reply_is_re_attached_and_the_server_ran_the_flow_o
         timeout=30,
     ).json()
     assert [(m["sender"], m["text"]) for m in stored] == [("User", message), ("Machine", f"turn 1: {message}")]
+
+
+@pytest.mark.feature("text")
+@pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
+def test_ctrl_c_at_a_pause_stops_the_run_at_the_server(lf_env, langflow, tmp_path):
+    child = spawn_in_terminal(
+        "chat_example.py", "--text", "--session-id", "stop-1", "stop me?", env=lf_env, cwd=tmp_path, timeout=60
+    )
+    child.expect_exact("choice (1-2): ")
+    waiting = requests.get(
+        f"{langflow.url}/api/v2/workflows/pending",
+        params={"flow_id": langflow.flow_ids["approval"]},
+        headers={"x-api-key": langflow.api_key},
+        timeout=30,
+    ).json()
+    (job_id,) = [run["job_id"] for run in waiting if run["session_id"] == "stop-1"]
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    deadline = time.monotonic() + 10  # right after a stop, Langflow 1.13 may answer JOB_FAILED once
+    while job_status(langflow, job_id) != "cancelled":
+        assert time.monotonic() < deadline, "the run was not stopped"
+        time.sleep(0.5)

@@ -2791,7 +2791,7 @@ class Terminal:
         """Wait visibly; erase the waiting line at the end, also on an error and on Ctrl-C."""
         self.waiting.start()
         try:
-            with keys_not_echoed(self.stdin):
+            with keys_echoed(self.stdin, echoed=False):
                 yield
         finally:
             self.waiting.stop()
@@ -2881,30 +2881,16 @@ def terminal_mode(stdin: TextIO) -> tuple[Any, int, list] | None:
 
 
 @contextlib.contextmanager
-def keys_not_echoed(stdin: TextIO) -> Iterator[None]:
-    """Keys typed while a reply arrives are not echoed into it; they stay for the next prompt."""
+def keys_echoed(stdin: TextIO, echoed: bool = True) -> Iterator[None]:
+    """Typed keys echoed (a question being answered) or not (a reply arriving: keys typed meanwhile
+    stay for the next prompt instead of landing in the reply)."""
     mode = terminal_mode(stdin)
     if mode is None:
         yield
         return
     termios, fd, saved = mode
-    quiet = [*saved[:3], saved[3] & ~termios.ECHO, *saved[4:]]
-    termios.tcsetattr(fd, termios.TCSANOW, quiet)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
-
-
-@contextlib.contextmanager
-def keys_echoed(stdin: TextIO) -> Iterator[None]:
-    """Typed keys are echoed while a question is answered (a turn hides them otherwise)."""
-    mode = terminal_mode(stdin)
-    if mode is None:
-        yield
-        return
-    termios, fd, saved = mode
-    termios.tcsetattr(fd, termios.TCSANOW, [*saved[:3], saved[3] | termios.ECHO, *saved[4:]])
+    flags = saved[3] | termios.ECHO if echoed else saved[3] & ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, [*saved[:3], flags, *saved[4:]])
     try:
         yield
     finally:

@@ -135,6 +135,12 @@ FAILURES: dict[int | str, Failure] = {
     "refused": Failure(
         "cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", EXIT_NETWORK, retry=True
     ),
+    "no-server": Failure(
+        "cannot connect to {url}, the default address: no server is set",
+        "set LANGFLOW_URL (see .env.example), or start the demo server: .venv/bin/python tests/demo_server.py",
+        EXIT_NETWORK,
+        retry=True,
+    ),
     "demo-down": Failure(
         "cannot connect to {url}: the demo server that wrote {path} is not running",
         "start it: .venv/bin/python tests/demo_server.py; or delete {path}",
@@ -269,12 +275,17 @@ def connect_timeout(timeout: float) -> float:
     return min(CONNECT_TIMEOUT, timeout)
 
 
-def network_error(exc: BaseException, url: str, timeout: float, demo_env: str = "") -> ClientError:
+def network_error(
+    exc: BaseException, url: str, timeout: float, demo_env: str = "", url_given: bool = True
+) -> ClientError:
     """The table's network row for a failure of requests, urllib3 or the socket below them
-    (`demo_env`: the settings file the demo server wrote gave the URL)."""
+    (`demo_env`: the settings file the demo server wrote gave the URL; `url_given`: a setting gave
+    it, rather than the default)."""
     row = network_failure(exc)
     if row == "refused" and demo_env:
         row = "demo-down"
+    elif row == "refused" and not url_given:
+        row = "no-server"
     return failure_error(row, url=url, timeout=timeout, connect=connect_timeout(timeout), path=demo_env)
 
 
@@ -1748,7 +1759,7 @@ class Client:
                 ]
             )
         except requests.RequestException as exc:
-            raise network_error(exc, self.config.url, timeout, self.config.demo_env) from exc
+            raise network_error(exc, self.config.url, timeout, self.config.demo_env, self.config.url_given) from exc
         if self.config.verbose:
             self.voice.say(f"< HTTP {response.status_code} {response.reason} ({time.monotonic() - started:.3f} s)")
             for name, value in response.headers.items():
@@ -1790,7 +1801,8 @@ class Client:
                 while chunk := read(65536, decode_content=True):
                     yield chunk
             except Exception as exc:
-                raise network_error(exc, self.config.url, self.config.timeout, self.config.demo_env) from exc
+                config = self.config
+                raise network_error(exc, config.url, config.timeout, config.demo_env, config.url_given) from exc
 
         try:
             yield from self.waiting(read_all)

@@ -562,6 +562,19 @@ def test_retries_at_a_terminal_update_one_status_line(fake_env, tmp_path):
     ]
 
 
+def test_no_server_set_and_none_at_the_default_address_points_at_the_demo_server(cli, fake_env):
+    default = "localhost:7860"
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 7860)) == 0:
+            pytest.fail(f"something listens on {default}: this test needs it free")
+    result = cli("hi", "--retries", "0", env=without(fake_env, "LANGFLOW_URL"))
+    assert result.returncode == 4
+    assert result.stderr == (
+        f"error: cannot connect to http://{default}, the default address: no server is set (set LANGFLOW_URL"
+        " (see .env.example), or start the demo server: .venv/bin/python tests/demo_server.py)\n"
+    )
+
+
 def test_retries_stop_after_the_number_asked_for(cli, fake):
     fake.script(RUN, *[json_reply({"detail": "busy"}, status=503, headers={"Retry-After": "0"})] * 3)
     result = cli("hi", "--retries", "2")

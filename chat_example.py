@@ -180,6 +180,11 @@ FAILURES: dict[int | str, Failure] = {
         "{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", EXIT_FLOW
     ),
     "not-offered": Failure("{server} does not offer {what}", "a Langflow server does", EXIT_FLOW),
+    "answer-refused": Failure(
+        "the server refused the answer {action}: {detail}",
+        "see what it allows: chat_example.py --resume {job_id}",
+        EXIT_FLOW,
+    ),
     "human-needed": Failure("waiting for a human decision: {prompt} [{choices}]", "answer with: {command}", EXIT_HUMAN),
     "job-dropped": Failure(
         "the connection dropped; the run goes on at the server", "re-attach with: {command}", EXIT_NETWORK
@@ -2301,7 +2306,13 @@ def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_w
             return
         if job.pause is not None:
             body = {"request_id": job.pause.get("request_id"), "decision": decide(job_id, job.pause)}
-            workflows_request(server, "POST", f"/{quoted(job_id)}/resume", json=body)
+            try:
+                workflows_request(server, "POST", f"/{quoted(job_id)}/resume", json=body)
+            except ClientError as error:
+                if error.status == 422:  # the server allows other answers than its pause listed
+                    action = body["decision"].get("action_id")
+                    raise failure_error("answer-refused", action=action, detail=error.detail, job_id=job_id) from None
+                raise
             continue
         failures += 1
         if failures > REATTACHES:

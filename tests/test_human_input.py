@@ -305,3 +305,14 @@ def test_ctrl_c_at_the_question_stops_the_run_at_the_server(fake, fake_env, tmp_
     child.close()
     assert child.exitstatus == 130
     assert the_job(fake).status == "cancelled"
+
+
+def test_resume_refused_as_an_invalid_decision_is_an_error_with_the_servers_reason(cli, fake):
+    approval_flow(fake)
+    cli("--text", "hi")
+    job = the_job(fake)
+    job.request = {**job.request, "allowed_decisions": ["reject"]}  # the server allows less than its events said
+    result = cli("--text", "--resume", job.job_id, "--choice", "approve")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "approve" in result.stderr
+    assert job.decisions == [] and job.status == "suspended"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure listing a busy flow's conversations against a real Langflow (issue 12).
+"""Measure listing a busy flow's conversations against a real Langflow.
 
     .venv/bin/python tests/bench_sessions.py [--sessions 200] [--messages 50] [--runs 10]
     .venv/bin/python tests/bench_sessions.py --server INFO.json   # a Langflow already running

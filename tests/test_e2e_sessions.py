@@ -1,4 +1,4 @@
-"""Conversations on a real Langflow (issue 12): list, resume, rename, forget, save.
+"""Conversations on a real Langflow: list, resume, rename, forget, save.
 
 They run on the release under test (see conftest.py); chats use --no-stream, as Langflow 1.1.1
 stores a streamed reply with empty text and these tests compare what the server stored.

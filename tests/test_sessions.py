@@ -1,4 +1,4 @@
-"""Conversations on the server (issue 12): the listing, /resume and the recap, /rename, /forget,
+"""Conversations on the server: the listing, /resume and the recap, /rename, /forget,
 /save, --list-sessions and --forget.
 
 First the pure rules (listing, recap, export, state), then the conversation loop with the

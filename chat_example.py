@@ -1204,7 +1204,7 @@ class Config(NamedTuple):
     output_type: str = "chat"
     output_component: str = ""
     verbose: bool = False
-    url_given: bool = False  # set by a flag, the environment or a settings file (not the default)
+    url_given: bool = True  # False: no flag, environment or settings file gave it (the default URL)
     variables: dict = {}  # noqa: RUF012 - never mutated; --var NAME -> value, sent as headers
     settings_files: tuple[SettingsFile, ...] = ()  # where settings were looked for, in order
     demo_env: str = ""  # the settings file that gave the URL, when tests/demo_server.py wrote it

@@ -204,6 +204,9 @@ def test_ctrl_c_mid_reply_returns_to_the_prompt_and_the_next_turn_works(
 
 def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(spawn_session: Callable[..., Terminal]) -> None:
     terminal = spawn_session()
+    # readline draws the prompt before it waits for a key: a Ctrl-C in between is only seen at the
+    # next key (CPython's readline loop), which no person can type that fast; a test can
+    time.sleep(0.3)
     terminal.ctrl_c()
 
     terminal.expect("\n(Ctrl-D or /exit to quit)\nUser: ")

@@ -726,7 +726,9 @@ def user_settings(folder: Path, mode: int = 0o600, **settings: str) -> Path:
 
 
 def test_the_defaults_apply_without_any_setting(in_tmp):
-    expected = Config(url=DEFAULT_URL, flow="", api_key="", timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES)
+    expected = Config(
+        url=DEFAULT_URL, flow="", api_key="", timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, url_given=False
+    )
     assert config()._replace(settings_files=()) == expected
 
 

@@ -2081,6 +2081,30 @@ class Reply(NamedTuple):
     had_text: bool
 
 
+class PassedOn:
+    """on_text (or nothing, when only the whole result is wanted), noting whether any reply text
+    was handed on: Reply.had_text."""
+
+    def __init__(self, on_text: Callable[[str], None] | None) -> None:
+        self.on_text, self.had_text = on_text, False
+
+    def __call__(self, text: str) -> None:
+        if self.on_text is not None:
+            self.had_text = self.had_text or bool(text)
+            self.on_text(text)
+
+
+def watched(
+    events: Iterable[dict], on_step: Callable[[str], None] | None, on_event: Callable[[dict], None] | None
+) -> Iterable[dict]:
+    """The events, each agent step told to on_step and each event to on_event as it passes."""
+    if on_step is not None:
+        events = tee_steps(events, on_step)
+    if on_event is not None:
+        events = tee_events(events, on_event)
+    return events
+
+
 STREAM_HEADERS = {"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"}
 VARIABLE_HEADER = "X-LANGFLOW-GLOBAL-VAR-"
 
@@ -2147,35 +2171,25 @@ def ask_v1(
     if continues and on_event is None and not server.dialect().stores_streamed_replies:
         response = send_run(server, body, stream=False, headers=variables)
         return Reply(client.json(response, streamed=True), had_text=False)
-    had_text = False
-
-    def text_came(text: str) -> None:
-        nonlocal had_text
-        if on_text is not None:
-            had_text = had_text or bool(text)
-            on_text(text)
-
+    text_came = PassedOn(on_text)
     response = send_run(server, body, headers=variables)
     content_type = response.headers.get("Content-Type", "")
     if "json" in content_type:  # a server that streams through stream_urls (up to 1.1.1)
         result = client.json(response, streamed=True)
-        return Reply(follow_stream_urls(server, result, session_id, text_came, on_event), had_text)
+        return Reply(follow_stream_urls(server, result, session_id, text_came, on_event), text_came.had_text)
     if "event-stream" not in content_type:  # a web page: a proxy, or an old Langflow not finding the flow
         response.close()
         raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
     # once text has been handed on, the `end` event's copy of the reply is not needed (unless events are)
     events: Iterator[dict] = split_events(
-        client.chunks(response), skip_end=lambda: had_text and on_text is not None and on_event is None
+        client.chunks(response), skip_end=lambda: text_came.had_text and on_event is None
     )
-    if on_step is not None:
-        events = tee_steps(events, on_step)
-    if on_event is not None:
-        events = tee_events(events, on_event)
+    events = watched(events, on_step, on_event)
     try:
         result = show_stream(events, text_came)
         for _rest in events:  # read the stream to its end, so the connection can be reused
             pass
-        return Reply(result, had_text)
+        return Reply(result, text_came.had_text)
     except StreamEnded as ended:
         raise turn_failure(server, session_id, ended) from None
     except ClientError:  # an `error` event: do not wait for the rest (1.13 sends another seconds later)
@@ -2255,23 +2269,13 @@ def follow_job(
 ) -> Reply:
     """Read a background run to its end, from its first event (a re-attach replays what it
     missed), through its pauses and dropped connections. Ctrl-C stops the run at the server."""
-    had_text = False
-
-    def text_came(text: str) -> None:
-        nonlocal had_text
-        if on_text is not None:
-            had_text = had_text or bool(text)
-            on_text(text)
-
+    text_came = PassedOn(on_text)
     gaps: list = []  # one item per re-attach
     answer_wanted = on_text is None or on_event is not None  # else the text has been shown as it came
     events = job_events(server, job_id, decide or no_one_to_ask, gaps, answer_wanted)
-    if on_step is not None:
-        events = tee_steps(events, on_step)
-    if on_event is not None:
-        events = tee_events(events, on_event)
+    events = watched(events, on_step, on_event)
     try:
-        return Reply(show_stream(events, text_came, gaps), had_text)
+        return Reply(show_stream(events, text_came, gaps), text_came.had_text)
     except KeyboardInterrupt:
         stop_job(server, job_id)
         raise

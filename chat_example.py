@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO, TypeVar
 
 if TYPE_CHECKING:  # imported where first needed, so --help, --version and a one-shot start fast
     import argparse
+    import queue
 
     import requests
 
@@ -1646,11 +1647,7 @@ def in_worker(produce: Callable[[], Iterable[T]], stop: Callable[[], None], tick
     kind = ""
     try:
         while True:
-            try:
-                kind, value = handover.get(timeout=WAIT_STEP)
-            except queue.Empty:
-                tick()
-                continue
+            kind, value = waited(handover, tick)
             if kind == "done":
                 return
             if kind == "error":
@@ -1660,6 +1657,17 @@ def in_worker(produce: Callable[[], Iterable[T]], stop: Callable[[], None], tick
         if kind not in ("done", "error"):
             gone.set()
             stop()
+
+
+def waited(items: queue.Queue, tick: Callable[[], None]) -> Any:
+    """The next item a worker thread hands over, waited for in short steps (see in_worker)."""
+    import queue
+
+    while True:
+        try:
+            return items.get(timeout=WAIT_STEP)
+        except queue.Empty:
+            tick()
 
 
 class Client:

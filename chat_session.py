@@ -318,6 +318,7 @@ def flow_messages(server: core.Server) -> list[dict]:
 
 RECENT = 20  # conversations /sessions and --list-sessions show unless asked for all
 MESSAGE_WINDOW = 200  # the most messages Langflow answers at once (1.12.2+: the newest ones)
+SUMMARY_CONNECTIONS = 4  # conversations read at once: Langflow spends ~20 ms on each answer (1.13)
 
 
 class Listing(NamedTuple):
@@ -334,8 +335,59 @@ def recent_sessions(server: core.Server, count: int) -> Listing | None:
     flow_id = server.flow_uuid()
     params = {"flow_id": flow_id, "limit": min(2 * count + 1, MESSAGE_WINDOW)}  # room for agentic_ ones
     answer = server.client.request("GET", "/api/v1/monitor/messages/sessions", params=params)
-    ids = [i for i in server.client.json_list(answer, "conversation list") if not str(i).startswith("agentic_")]
-    return Listing([session_summary(server, flow_id, str(i)) for i in ids[:count]], more=len(ids) > count)
+    ids = [str(i) for i in server.client.json_list(answer, "conversation list") if not str(i).startswith("agentic_")]
+    return Listing(summaries_at_once(server, flow_id, ids[:count]), more=len(ids) > count)
+
+
+class Abandoned(Exception):
+    """A summary no one waits for any more: another one failed, or the user pressed Ctrl-C."""
+
+
+def summaries_at_once(server: core.Server, flow_id: str, ids: list[str]) -> list[dict]:
+    """Each conversation's summary, in the order of `ids`, read over SUMMARY_CONNECTIONS connections
+    at once (one with -v, so the trace reads in order). The main thread waits in short steps, so
+    Ctrl-C is noticed at once; the first failure is raised, and the other readers stop at their
+    next step."""
+    import queue
+    import threading
+
+    todo: queue.Queue = queue.Queue()
+    for index, session_id in enumerate(ids):
+        todo.put((index, session_id))
+    done: queue.Queue = queue.Queue()
+    over = threading.Event()
+
+    def abandoned() -> None:
+        if over.is_set():
+            raise Abandoned
+
+    def read() -> None:
+        reader = core.Server(core.Client(server.config, server.voice, tick=abandoned))
+        try:
+            while not over.is_set():
+                try:
+                    index, session_id = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put((index, session_summary(reader, flow_id, session_id), None))
+                except BaseException as error:  # noqa: BLE001 - raised again in the main thread
+                    done.put((index, {}, error))
+        finally:
+            reader.close()
+
+    for _ in range(min(1 if server.config.verbose else SUMMARY_CONNECTIONS, len(ids))):
+        threading.Thread(target=read, daemon=True).start()
+    summaries = [{} for _ in ids]
+    try:
+        for _ in ids:
+            index, summary, error = core.waited(done, server.client.tick)
+            if error is not None:
+                raise error
+            summaries[index] = summary
+    finally:
+        over.set()
+    return summaries
 
 
 def session_summary(server: core.Server, flow_id: str, session_id: str) -> dict:
@@ -862,6 +914,8 @@ class Chat:
         voice: core.Voice,
         end_key: str = core.end_of_input_key(),
         label: Callable[[str], str] = lambda name: f"{name}:",
+        waiting_runs: Callable[[], list[dict]] = list,
+        resume: Callable[[str, Show], None] | None = None,
     ) -> None:
         self.ask = ask
         self.conversation = conversation
@@ -873,8 +927,8 @@ class Chat:
         self.pending: str | None = None  # the last message that failed or was interrupted
         self.failed_turns = 0
         self.read_line: ReadLine | None = None  # the terminal's, for y/N questions
-        self.waiting_runs: Callable[[], list[dict]] = list  # the flow's runs waiting for a decision
-        self.resume: Callable[[str, Show], None] | None = None  # (job id, show): answer one, show its reply
+        self.waiting_runs = waiting_runs  # the flow's runs waiting for a decision
+        self.resume = resume  # (job id, show): answer one, show its reply
 
     @property
     def session_id(self) -> str:
@@ -1279,10 +1333,14 @@ def run(args: argparse.Namespace, config: core.Config, stdin: TextIO, out: TextI
         server.check()  # before anything is typed: the URL, the key and the flow
         core.check_component_names(server)
         chat = Chat(
-            make_ask(server, terminal, not args.no_stream), conversation, terminal.out, voice, label=terminal.label
+            make_ask(server, terminal, not args.no_stream),
+            conversation,
+            terminal.out,
+            voice,
+            label=terminal.label,
+            waiting_runs=lambda: core.pending_requests(server),
+            resume=make_resume(server, terminal, not args.no_stream),
         )
-        chat.waiting_runs = lambda: core.pending_requests(server)
-        chat.resume = make_resume(server, terminal, not args.no_stream)
         if not stdin.isatty():  # read as UTF-8, stray bytes replaced (core.utf8_stdio)
             return chat.piped(stdin)
         at_terminal = out.isatty()  # else input() has no line editing, and prompts go to stderr

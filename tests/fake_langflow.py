@@ -540,6 +540,7 @@ class FakeLangflow(V2Workflows):
         self.v2_scripts: deque[list] = deque()  # the stages of the next background runs (see v2_script)
         self.hitl_flows: set[str] = set()  # flow ids or endpoint names /api/v1/run refuses, as human-input flows
         self.keepalive_every = 15.0  # seconds of silence before a ": keepalive" comment on an open event stream
+        self.slow: dict[str, float] = {}  # path -> seconds every answer to it waits (a busy server)
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -762,7 +763,7 @@ class FakeLangflow(V2Workflows):
                 )
                 fake.requests.append(seen)
                 reply = fake.next_scripted(parts.path) or fake.default_reply(seen)
-                if fake.closing.wait(reply.delay):
+                if fake.closing.wait(reply.delay or fake.slow.get(parts.path, 0.0)):
                     self.close_connection = True
                     return
                 if reply.drop:

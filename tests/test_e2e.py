@@ -309,7 +309,8 @@ def test_history_says_when_the_server_did_not_store_a_streamed_reply(run, sessio
 def test_ctrl_c_during_a_slow_reply_returns_to_the_prompt(session):
     child = session()
     child.sendline("answer slowly please")  # a word a second; 1.1.1's whole reply comes only at the end
-    time.sleep(1.5)
+    child.expect("waiting for the flow")  # the turn has begun: the line was read and the message sent
+    time.sleep(0.5)
     child.sendintr()
     child.expect_exact("[interrupted]")
     wait_for_prompt(child)

@@ -569,6 +569,57 @@ def test_the_latest_conversations_cost_one_request_for_their_ids_and_one_each(sh
     assert all("session_id" in seen.query for seen in monitor[1:])  # never the flow's every message
 
 
+def answered_at_once(fake: FakeLangflow, path: str, seconds: float) -> int:
+    """The most requests to `path` the fake was answering at the same moment (each took `seconds`)."""
+    starts = [seen.at for seen in fake.requests if seen.path == path]
+    return max(sum(start <= moment < start + seconds for start in starts) for moment in starts)
+
+
+def test_the_latest_conversations_are_read_four_at_once_in_their_order(server, fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    fake.slow["/api/v1/monitor/messages"] = 0.2
+    listing = chat_session.recent_sessions(server, 20)
+    assert [summary["session_id"] for summary in listing.sessions] == [f"c{n:02d}" for n in range(24, 4, -1)]
+    assert answered_at_once(fake, "/api/v1/monitor/messages", 0.2) == chat_session.SUMMARY_CONNECTIONS == 4
+    assert fake.connections == 1 + 4  # each reader keeps its one connection
+
+
+def test_with_v_the_latest_conversations_are_read_one_at_a_time(shell, fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    fake.slow["/api/v1/monitor/messages"] = 0.05
+    assert shell("--list-sessions", "-v").returncode == 0
+    assert answered_at_once(fake, "/api/v1/monitor/messages", 0.05) == 1
+
+
+def test_a_conversation_that_fails_to_read_fails_the_listing_with_its_error(shell, fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    fake.script("/api/v1/monitor/messages", json_reply(["c24", "c23"]), json_reply({"detail": "db locked"}, status=500))
+    result = shell("--list-sessions")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: HTTP 500: db locked (check the flow's components in Langflow)\n"
+
+
+def test_ctrl_c_while_the_latest_conversations_are_read_stops_every_reader(fake: FakeLangflow) -> None:
+    conversations(fake, 25)
+    fake.slow["/api/v1/monitor/messages"] = 0.5
+    ticks = []
+
+    def interrupt_on_second_tick() -> None:
+        ticks.append(time.monotonic())
+        if len(ticks) == 2:
+            raise KeyboardInterrupt
+
+    config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=60, retries=0)
+    server = core.Server(core.Client(config, core.Voice(io.StringIO()), tick=interrupt_on_second_tick))
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        chat_session.recent_sessions(server, 20)
+    assert time.monotonic() - started < 0.5  # before any conversation was answered
+    time.sleep(1.5)  # readers that went on would have asked for the next conversations by now
+    assert len([seen for seen in fake.requests if seen.path == "/api/v1/monitor/messages"]) == 4
+    server.close()
+
+
 def test_a_conversation_longer_than_one_window_shows_its_first_user_message_and_no_count(
     shell, fake: FakeLangflow
 ) -> None:

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import pty
+import re
 import select
 import socket
 import statistics
@@ -83,6 +84,17 @@ reply.raise_for_status()
 print(reply.json()["outputs"][0]["outputs"][0]["results"]["message"]["text"])
 """
 
+# The client's own code, imported from its cached bytecode instead of compiled as the script run:
+# what a one-shot would cost if Python cached the script's bytecode.
+IMPORTED_CLIENT = f"""\
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import chat_example
+sys.argv[0] = "chat_example.py"
+sys.exit(chat_example.main())
+"""
+IMPORTED = "the same, imported from its cached bytecode"
+
 # The official SDK's documented way to run a flow and print its text.
 SDK_RUN = """\
 import os, sys
@@ -123,6 +135,7 @@ class Plan:
     memory_turns: int  # the long conversation whose RSS must stay flat
     import_runs: int  # -X importtime repetitions
     one_shot_only: bool = False  # --one-shot: the one-shot table alone, against the local server
+    instructions: bool = False  # --instructions: count the one-shots' instructions too (needs valgrind)
 
 
 FULL = Plan(runs=30, langflow_runs=40, token_runs=3, turns=100, memory_turns=500, import_runs=7)
@@ -184,6 +197,11 @@ def new_tables() -> dict[str, Table]:
                 "Runs interleaved, after one warm-up run each; the ratio is of medians, with the per-round ratios' "
                 "p10-p90. `curl` and the SDK send no session id; the others a new one per run."
             ],
+        ),
+        "instructions": Table(
+            "1b. One-shot instructions (`--instructions`: valgrind's callgrind, one run each)",
+            ["Command", "M instructions", "x baseline"],
+            notes=["Counted against the local test server, after a run that wrote the bytecode caches."],
         ),
         "tokens": Table(
             "2. Token display latency (stdout read through a pseudo-terminal)",
@@ -426,6 +444,7 @@ def one_shot_commands(target: Target, sdk_python: str | None) -> dict[str, list[
     if sdk_python:
         commands["`langflow-sdk` (`Client.run`)"] = [sdk_python, "-c", SDK_RUN, MESSAGE]
     commands[CLIENT] = [PYTHON, CHAT_EXAMPLE, "--text", MESSAGE]
+    commands[IMPORTED] = [PYTHON, "-c", IMPORTED_CLIENT, "--text", MESSAGE]
     if target.before is not None:
         commands[f"`chat_example.py --text` at {target.before[0]}"] = [PYTHON, target.before[1], "--text", MESSAGE]
     return commands
@@ -444,6 +463,20 @@ def measure_one_shot(table: Table, target: Target, sdk_python: str | None, runs:
             goal, result = f"<= {ONE_SHOT_GOAL:.2f}x", verdict(ratio <= ONE_SHOT_GOAL)
         cells = timing_cells(values)
         table.rows.append([target.server, name, *cells, f"{ratio:.2f} ({spread(paired, 2)})", goal, result])
+
+
+def measure_instructions(table: Table, target: Target) -> None:
+    """Instructions each Python one-shot executes (valgrind's callgrind): the same whatever the
+    machine's load, so two revisions compare to the instruction."""
+    commands = {name: argv for name, argv in one_shot_commands(target, None).items() if argv[0] == PYTHON}
+    counts = {}
+    for name, argv in commands.items():
+        log(f"instructions of {name}")
+        wall_ms(argv, target, MESSAGE)  # bytecode caches written
+        stderr = run_checked(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], target)
+        counts[name] = int(re.search(r"Collected : (\d+)", stderr)[1])
+    for name, count in counts.items():
+        table.rows.append([name, f"{count / 1e6:.1f}", f"{count / counts[BASELINE]:.3f}"])
 
 
 # --- 2. Token display latency -----------------------------------------------------------------
@@ -965,6 +998,8 @@ def fake_server_phase(
     """Everything against the tests' local server (in this process), before Langflow loads the machine."""
     with contextlib.closing(BenchFake()) as fake:
         target = Target("local test server", fake.url, "echo", API_KEY, workdir, before)
+        if plan.instructions:
+            measure_instructions(tables["instructions"], target)
         if plan.one_shot_only:
             measure_one_shot(tables["one_shot"], target, sdk_python, plan.runs)
             return
@@ -1028,12 +1063,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--before", metavar="REV", help="also time chat_example.py --text as it was at this git revision"
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count each one-shot's instructions (needs valgrind)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = replace(QUICK if args.quick else FULL, one_shot_only=args.one_shot)
+    plan = replace(QUICK if args.quick else FULL, one_shot_only=args.one_shot, instructions=args.instructions)
     with_langflow = not (args.quick or args.no_langflow or args.one_shot)
     # abspath, not resolve(): a virtual environment's python is a symlink that must stay one
     sdk_python = os.path.abspath(args.sdk_python) if args.sdk_python and not args.quick else None
@@ -1056,6 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     command = "bash tests/bench" + " --quick" * args.quick + " --no-langflow" * args.no_langflow
     command += " --one-shot" * args.one_shot + (f" --before {args.before}" if args.before else "")
+    command += " --instructions" * args.instructions
     print(f"{header}\n\nCommand: `{command}` ({'quick' if args.quick else 'full'} run)\n")
     print("\n".join(table.markdown() for table in tables.values() if table.rows))
     print(f"Took {time.monotonic() - began:.0f} s.")

@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,12 @@ from fake_langflow import FakeFlow, FakeLangflow  # noqa: E402
 
 if TYPE_CHECKING:
     from chat_session import Chat
+
+# Started in the background by a shell without job control, the tests inherit Ctrl-C ignored, and
+# so would every client they start (an ignored signal stays ignored across exec). A user's
+# terminal never starts a program so: Ctrl-C gets its default back here, for every child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 API_KEY = "sk-test-SECRET-0123456789"
 NO_USER_SETTINGS = str(TESTS / "no-user-settings")  # an XDG_CONFIG_HOME that does not exist

@@ -23,7 +23,21 @@ import sys
 import time
 from pathlib import Path
 
-FEATURES = ["text", "JSON", "stream", "NDJSON", "files", "sessions", "history", "errors", "auth", "flows", "version"]
+FEATURES = [
+    "text",
+    "JSON",
+    "stream",
+    "NDJSON",
+    "files",
+    "sessions",
+    "history",
+    "errors",
+    "auth",
+    "flows",
+    "version",
+    "variables",
+    "human input",
+]
 # where the runs write their outcomes: $LANGFLOW_E2E_RESULTS (tests/matrix sets its own), else .e2e-results
 RESULTS = Path(os.environ.get("LANGFLOW_E2E_RESULTS") or Path(__file__).resolve().parent.parent / ".e2e-results")
 

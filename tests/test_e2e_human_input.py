@@ -50,7 +50,7 @@ def job_status(langflow, job_id: str) -> str:
     return body["status"] if "status" in body else str(body.get("detail", {}).get("code"))
 
 
-@pytest.mark.feature("text")
+@pytest.mark.feature("variables")
 @pytest.mark.lacks(before="1.7.1", reason=NO_VARIABLE_HEADERS)
 def test_var_is_read_by_a_component_through_a_global_variable(run, lf_env):
     env = {**lf_env, "FLOW_READ": "read-from-env"}
@@ -60,7 +60,7 @@ def test_var_is_read_by_a_component_through_a_global_variable(run, lf_env):
     assert (result.returncode, result.stdout) == (0, "hi | FLOW_BOUND=bound-by-flag | FLOW_READ=read-from-env\n")
 
 
-@pytest.mark.feature("text")
+@pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
 @pytest.mark.parametrize(("choice", "reply"), [("approve", "approved: ship it?"), ("Reject", "rejected: ship it?")])
 def test_a_human_input_flow_answered_with_choice_replies_by_the_decision(run, choice, reply):
@@ -68,7 +68,7 @@ def test_a_human_input_flow_answered_with_choice_replies_by_the_decision(run, ch
     assert (result.returncode, result.stdout, result.stderr) == (0, reply + "\n", "")
 
 
-@pytest.mark.feature("text")
+@pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
 def test_a_pause_no_one_answers_exits_5_and_resume_answers_it_later(run, langflow):
     waiting = run("--text", "deploy?")
@@ -81,7 +81,7 @@ def test_a_pause_no_one_answers_exits_5_and_resume_answers_it_later(run, langflo
     assert (again.returncode, again.stdout) == (0, "approved: deploy?\n")
 
 
-@pytest.mark.feature("text")
+@pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
 def test_a_pause_is_answered_by_number_at_a_terminal(lf_env, tmp_path):
     child = spawn_in_terminal("chat_example.py", "--stream", "merge?", env=lf_env, cwd=tmp_path, timeout=60)
@@ -94,7 +94,7 @@ def test_a_pause_is_answered_by_number_at_a_terminal(lf_env, tmp_path):
     assert child.exitstatus == 0
 
 
-@pytest.mark.feature("text")
+@pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
 @pytest.mark.parametrize(
     ("choice", "reply"),
@@ -109,7 +109,7 @@ def test_an_agents_tool_approval_answered_with_choice(run, choice, reply):
     assert reply in result.stdout
 
 
-@pytest.mark.feature("stream")
+@pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason="background runs begin in Langflow 1.11")
 def test_a_connection_cut_mid_reply_is_re_attached_and_the_server_ran_the_flow_once(lf_env, langflow, tmp_path):
     from tcp_proxy import TcpProxy
@@ -131,7 +131,7 @@ def test_a_connection_cut_mid_reply_is_re_attached_and_the_server_ran_the_flow_o
     assert [(m["sender"], m["text"]) for m in stored] == [("User", message), ("Machine", f"turn 1: {message}")]
 
 
-@pytest.mark.feature("text")
+@pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
 def test_ctrl_c_at_a_pause_stops_the_run_at_the_server(lf_env, langflow, tmp_path):
     child = spawn_in_terminal(

@@ -79,8 +79,15 @@ def release_tuple(release: str) -> tuple[int, ...]:
 
 
 def requirements(release: str) -> list[str]:
-    """What `uv pip install` gets for a release: Langflow itself plus any known fix."""
+    """What `uv pip install` gets for a release: Langflow itself plus any known fix.
+
+    Langflow 1.9 to 1.11 ask for `langflow-base>=0.<minor>.<patch>` with no upper bound, so a
+    resolver today installs the newest base (1.13.0's code, while the server still says it is
+    the older release): the base each of them shipped with is pinned.
+    """
     extras = [req for prefix, reqs in EXTRA_REQUIREMENTS.items() if release.startswith(prefix) for req in reqs]
+    if (1, 9) <= release_tuple(release) < (1, 12):
+        extras.append("langflow-base==0." + release.split(".", 1)[1])
     return [f"langflow=={release}", *extras]
 
 

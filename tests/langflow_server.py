@@ -48,6 +48,13 @@ EXTRA_REQUIREMENTS = {
     "1.5.": ["elevenlabs<2"],
 }
 
+# Releases installed as on the day they shipped (uv's --exclude-newer, the day after their upload
+# to PyPI). Langflow 1.9 to 1.11 ask for `langflow-base>=0.<minor>.<patch>` with no upper bound, so
+# a resolver today gives them 1.13.0's base, which then runs under the old release's name and
+# version; pinned to their own base, today's fastapi stops 1.9.6 at start-up ("`Query` default
+# value cannot be set in `Annotated` for 'page'") and today's pydantic fails 1.11.6's agent tools.
+SHIPPED = {"1.9.6": "2026-06-03", "1.10.3": "2026-07-24", "1.11.6": "2026-09-02"}
+
 # Settings that keep a test server local, quiet and self-contained on a closed network.
 QUIET_SETTINGS = {
     "LANGFLOW_DO_NOT_TRACK": "true",
@@ -79,16 +86,11 @@ def release_tuple(release: str) -> tuple[int, ...]:
 
 
 def requirements(release: str) -> list[str]:
-    """What `uv pip install` gets for a release: Langflow itself plus any known fix.
-
-    Langflow 1.9 to 1.11 ask for `langflow-base>=0.<minor>.<patch>` with no upper bound, so a
-    resolver today installs the newest base (1.13.0's code, while the server still says it is
-    the older release): the base each of them shipped with is pinned.
-    """
+    """What `uv pip install` gets for a release: Langflow itself plus any known fix, and for a
+    release of SHIPPED the day it shipped."""
     extras = [req for prefix, reqs in EXTRA_REQUIREMENTS.items() if release.startswith(prefix) for req in reqs]
-    if (1, 9) <= release_tuple(release) < (1, 12):
-        extras.append("langflow-base==0." + release.split(".", 1)[1])
-    return [f"langflow=={release}", *extras]
+    shipped = ["--exclude-newer", SHIPPED[release]] if release in SHIPPED else []
+    return [f"langflow=={release}", *extras, *shipped]
 
 
 def venv_path(release: str) -> Path:

@@ -192,7 +192,7 @@ FAILURES: dict[int | str, Failure] = {
     ),
     "job-stopped": Failure("the run was stopped at the server", "", EXIT_FLOW),
     "no-background-runs": Failure(
-        "{server} has no background runs (the v2 workflows API)", "Langflow 1.11 and later have", EXIT_FLOW
+        "{server} has no background runs (the v2 workflows API)", "Langflow 1.10 and later have", EXIT_FLOW
     ),
     "variables-in-background": Failure(
         "this flow pauses for a human, so it runs in the background, where Langflow ignores --var",
@@ -599,12 +599,13 @@ def with_streamed_text(output: dict, text: str) -> None:
 #            variable for that run (before: ignored)
 #   1.8      every failure in a stream is an `error` event                  by its shape: show_stream()
 #   1.9      an agent's tool results come as `log` events                   by its shape: event_steps()
+#   1.10     the v2 workflows API: background runs (--background), their    a 404 under /api/v2 is
+#            events SSE frames with ids (re-read with Last-Event-ID)        the no-v2 failure
 #   1.11     message listings page (limit/offset; 200 at most from 1.12.2)  by its shape: monitor_list()
 #   1.11     a flow that may pause for a human is refused by /run (400, or  needs_background_run():
 #            one stream `error`) and runs only as a v2 background run,      ask(); a background run
-#            which pauses (human_input_required) and is resumed; its        is only started after
-#            events are SSE frames with ids (re-read with Last-Event-ID)    that refusal, which
-#                                                                           proves the v2 API
+#            which pauses (human_input_required) and is resumed             is only started after
+#                                                                           that refusal
 #   1.12.5   GET /monitor/messages/sessions lists session ids latest        lists_recent_sessions
 #            first (limit); a session's messages are its newest window
 #            (1.12.2+): the latest conversations are listed without
@@ -1552,7 +1553,7 @@ def argument_parser(prog: str, description: str, epilog: str) -> argparse.Argume
     parser.add_argument(
         "--background",
         action="store_true",
-        help="run the flow as a background run (Langflow 1.11+): a dropped connection re-attaches "
+        help="run the flow as a background run (Langflow 1.10+): a dropped connection re-attaches "
         "and the reply goes on (costs one more request, about 0.1-0.2 s)",
     )
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this file instead of ./.env")

@@ -3,7 +3,7 @@
 It is a real server on 127.0.0.1 (real sockets, HTTP/1.1 keep-alive, chunked streams),
 so the client's buffering, framing and headers are exercised as with Langflow itself.
 By default it behaves like an echo flow; a test queues other replies per path prefix.
-It also speaks Langflow 1.11+'s v2 workflows API for background runs (see "v2 workflows" below):
+It also speaks Langflow 1.10+'s v2 workflows API for background runs (see "v2 workflows" below):
 durable events with ids, re-attach with Last-Event-ID, pauses for a human and their resume,
 stop, status and the pending list; `v2 = False` makes it a server without that API.
 """
@@ -159,7 +159,7 @@ class Seen:
         return json.loads(self.body)
 
 
-# --- v2 workflows (Langflow 1.11+): background runs, their events, pauses for a human --------------
+# --- v2 workflows (Langflow 1.10+): background runs, their events, pauses for a human (1.11+) ------
 
 WORKFLOWS = "/api/v2/workflows"
 HITL_REFUSAL = (
@@ -535,7 +535,7 @@ class FakeLangflow(V2Workflows):
         self.stored = 0  # messages stored so far, for their timestamps: later messages sort later
         self.old_streams: dict[str, list[str]] = {}  # stream_url -> its chunks, as Langflow up to 1.1.1 serves them
         self.failing: tuple[str, str] | None = None  # (component, message): the next run fails as in 1.1.2-1.6
-        self.v2 = True  # the v2 workflows API, as 1.11+ (False: like 1.10 and older, 404 under /api/v2/workflows)
+        self.v2 = True  # the v2 workflows API, as 1.10+ (False: like 1.9 and older, 404 under /api/v2/workflows)
         self.jobs: dict[str, Job] = {}  # v2 background runs by job id
         self.v2_scripts: deque[list] = deque()  # the stages of the next background runs (see v2_script)
         self.hitl_flows: set[str] = set()  # flow ids or endpoint names /api/v1/run refuses, as human-input flows

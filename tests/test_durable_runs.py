@@ -1,4 +1,4 @@
-"""Background runs that survive the network (Langflow 1.11+, `--background`, and every flow that
+"""Background runs that survive the network (Langflow 1.10+, `--background`, and every flow that
 pauses for a human): a dropped or stalled event stream is re-attached from the last event received
 (Last-Event-ID), and the reply goes on without repeated or lost text. Against the fake Langflow
 server's v2 workflows API; the same against a real Langflow 1.13 through a TCP proxy that cuts the
@@ -81,7 +81,7 @@ def test_background_on_a_server_without_the_v2_api_says_so(cli, fake):
     result = cli("--background", "--text", "hi")
     assert (result.returncode, result.stderr) == (
         1,
-        "error: Langflow 1.13.0 has no background runs (the v2 workflows API) (Langflow 1.11 and later have)\n",
+        "error: Langflow 1.13.0 has no background runs (the v2 workflows API) (Langflow 1.10 and later have)\n",
     )
 
 

@@ -96,6 +96,11 @@ def test_a_pause_is_answered_by_number_at_a_terminal(lf_env, tmp_path):
 
 @pytest.mark.feature("human input")
 @pytest.mark.lacks(before="1.11", reason=NO_HUMAN_INPUT)
+@pytest.mark.lacks(
+    "1.11.6",
+    reason="fails the approved agent's tool call itself: its Agent's ComponentStructuredTool is given the tool's "
+    "function as a string ('coroutine: Input should be callable'); 1.12 runs it",
+)
 @pytest.mark.parametrize(
     ("choice", "reply"),
     [
@@ -110,7 +115,7 @@ def test_an_agents_tool_approval_answered_with_choice(run, choice, reply):
 
 
 @pytest.mark.feature("human input")
-@pytest.mark.lacks(before="1.11", reason="background runs begin in Langflow 1.11")
+@pytest.mark.lacks(before="1.10", reason="background runs begin in Langflow 1.10")
 def test_a_connection_cut_mid_reply_is_re_attached_and_the_server_ran_the_flow_once(lf_env, langflow, tmp_path):
     from tcp_proxy import TcpProxy
 

@@ -676,6 +676,7 @@ class FakeLangflow(V2Workflows):
         """Store a message of the session as Langflow does (the monitor endpoint lists them)."""
         message = {
             "id": str(uuid.uuid4()),
+            "flow_id": self.flows[0]["id"],  # the echo flow's: the fake serves one flow
             "sender": sender,
             "sender_name": "User" if sender == "User" else "AI",
             "text": text,

@@ -450,6 +450,7 @@ def store(fake: FakeLangflow, session_id: str, *texts: str) -> None:
             fake.history[session_id].append(
                 {
                     "id": f"m{fake.stored}",
+                    "flow_id": ECHO_UUID,
                     "session_id": session_id,
                     "sender": sender,
                     "text": text,
@@ -537,7 +538,7 @@ def test_listing_by_endpoint_name_works_where_the_short_flow_listing_has_no_name
     store(fake, "s", "hi")
     result = shell("--list-sessions")
     assert (result.returncode, result.stderr) == (0, "")
-    listing = next(seen for seen in fake.requests if seen.path == "/api/v1/monitor/messages")
+    listing = next(seen for seen in fake.requests if seen.path.startswith("/api/v1/monitor/messages"))
     assert listing.query["flow_id"] == [ECHO_UUID]
 
 
@@ -651,7 +652,34 @@ def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> N
     assert shell("--list-sessions", "--flow", ECHO_UUID).returncode == 0
     monitor = [seen for seen in fake.requests if seen.path.startswith("/api/v1/monitor/")]
     assert "/api/v1/flows/" not in [seen.path for seen in fake.requests]  # no flow lookup for a uuid
-    assert monitor and all(seen.query["flow_id"] == [ECHO_UUID] for seen in monitor)
+    assert monitor and all(seen.query["flow_id"] == [ECHO_UUID] for seen in monitor if "session_id" not in seen.query)
+
+
+def test_a_latest_conversation_is_read_without_the_flow_and_keeps_only_that_flows_messages(
+    shell, fake: FakeLangflow
+) -> None:
+    store(fake, "shared-id", "asked in echo")
+    other = {"flow_id": "0b6a3b0e-9999-4c3a-9d55-000000000009", "session_id": "shared-id", "sender": "User"}
+    fake.history["shared-id"].insert(
+        0, {**other, "id": "x1", "text": "asked in another flow", "timestamp": timestamp(0)}
+    )
+    (summary,) = json.loads(shell("--list-sessions", "--json").stdout)
+    assert (summary["first_message"], summary["messages"]) == ("asked in echo", 2)
+    (read,) = [seen for seen in fake.requests if "session_id" in seen.query]
+    assert "flow_id" not in read.query
+
+
+def test_a_conversation_with_no_message_visible_without_the_flow_is_asked_for_with_the_flow(
+    shell, fake: FakeLangflow
+) -> None:
+    """As a flow shared with this user: its messages are listed only when the flow is named."""
+    store(fake, "theirs", "hi")
+    for message in fake.history["theirs"]:
+        message.pop("flow_id")
+    (summary,) = json.loads(shell("--list-sessions", "--json").stdout)
+    assert (summary["first_message"], summary["messages"]) == ("hi", 2)
+    reads = [seen for seen in fake.requests if "session_id" in seen.query]
+    assert [seen.query.get("flow_id") for seen in reads] == [None, [ECHO_UUID]]
 
 
 def test_rename_sends_a_name_with_spaces_and_slashes_encoded(server, fake: FakeLangflow) -> None:

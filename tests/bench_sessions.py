@@ -94,6 +94,8 @@ def fill(db: Path, sessions: int, per_session: int) -> None:
 
 
 def timed(action, runs: int) -> tuple[list[float], object]:
+    """`runs` timings after one warm-up run (the server's caches, the bytecode caches), as tests/bench.py."""
+    action()
     times, result = [], None
     for _ in range(runs):
         started = time.perf_counter()

@@ -44,7 +44,7 @@ sys.path[:0] = [str(ROOT), str(TESTS)]
 import requests  # noqa: E402
 from langflow_server import DEFAULT_RELEASE, start_langflow  # noqa: E402
 
-import chat_example as core  # noqa: E402
+import chat_session as core  # noqa: E402
 from chat_session import flow_messages, session_summaries  # noqa: E402
 
 

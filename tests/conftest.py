@@ -115,20 +115,26 @@ SESSION = "session-1"  # the session id a Conversation starts with
 CTRL_C = object()  # typed instead of a line: input() raises KeyboardInterrupt
 
 
-class TerminalOutput(io.StringIO):
-    """Standard output when it is a terminal."""
+class Output(io.StringIO):
+    """Standard output or error captured, as a UTF-8 file or pipe."""
+
+    encoding = "utf-8"
+
+
+class TerminalOutput(Output):
+    """Standard output or error when it is a terminal."""
 
     def isatty(self) -> bool:
         return True
 
 
 @dataclass
-class Conversation:
+class ChatTranscript:
     """A Chat wired to a FakeFlow, with its standard output and error captured."""
 
     flow: FakeFlow
-    out: io.StringIO
-    err: io.StringIO
+    out: Output
+    err: Output
     remembered: list[str]
     chat: Chat
     kept: list[str] = field(default_factory=list)  # the input history's entries
@@ -164,10 +170,10 @@ class Conversation:
 @pytest.fixture
 def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """/new hands out session-2, session-3, ... instead of random UUIDs."""
-    import chat_example
+    import chat_session
 
     numbers = iter(range(2, 100))
-    monkeypatch.setattr(chat_example, "new_session_id", lambda: f"session-{next(numbers)}")
+    monkeypatch.setattr(chat_session, "new_session_id", lambda: f"session-{next(numbers)}")
 
 
 @contextlib.contextmanager

@@ -915,6 +915,27 @@ class FakeFlow:
             raise self.history_failure
         return self.stored.get(session_id, [])
 
+    def messages(self, session_id: str) -> list[dict]:
+        return []
+
+    def flow_messages(self) -> list[dict]:
+        return []
+
+    def recent(self, count: int) -> None:
+        return None  # as a server that cannot list the latest alone: the chat reads flow_messages
+
+    def pending(self) -> list[dict]:
+        return []
+
+    def resume(self, job_id: str, show: Callable[[str], None]) -> None:
+        raise AssertionError("the chat loop's tests have no waiting runs")
+
+    def rename(self, old: str, new: str) -> None:
+        raise AssertionError("the chat loop's tests store no conversations")
+
+    def forget(self, session_id: str) -> None:
+        raise AssertionError("the chat loop's tests store no conversations")
+
 
 # --- `lfx serve`: Langflow's runtime without UI or database ------------------------------------
 

@@ -27,7 +27,7 @@ from fake_langflow import (
     tool_start_log,
 )
 
-from chat_example import event_steps, tee_steps
+from chat_session import event_steps, tee_steps
 
 RUN = "/api/v1/run/"
 TOOL = "evaluate_expression"

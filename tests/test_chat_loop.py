@@ -13,35 +13,25 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from conftest import CTRL_C, SESSION, Conversation, TerminalOutput
+from conftest import CTRL_C, SESSION, ChatTranscript, Output, TerminalOutput
 from fake_langflow import FakeFlow
 
-import chat_example as core
-import chat_session
-from chat_example import end_of_input_key
-from chat_session import Chat, Stored
+import chat_session as core
+from chat_session import Chat, end_of_input_key
 
 DROPPED = "the connection dropped before the reply was complete (try again; the flow may have run)"
 FLOW_FAILED = "HTTP 500: Error building Component Prompt: boom (check the flow's components in Langflow)"
 NOT_A_COMMAND = "unknown command {} (/help lists them; //text sends a message starting with /)\n"
 
 
-def conversation(
-    out: io.StringIO | None = None, end_key: str = "Ctrl-D", err: io.StringIO | None = None
-) -> Conversation:
+def conversation(out: Output | None = None, end_key: str = "Ctrl-D", err: Output | None = None) -> ChatTranscript:
     flow, remembered = FakeFlow(), []
-    out = out if out is not None else io.StringIO()
-    err = err if err is not None else io.StringIO()
-    stored = Stored(flow.history, nothing_stored, nothing_stored, not_offered, not_offered)
+    out = out if out is not None else Output()
+    err = err if err is not None else Output()
     kept = SimpleNamespace(remember=remembered.append, moved=not_offered)
-    voice = core.Voice(err)
-    talk = chat_session.Conversation(SESSION, stored, kept, core.make_show(out), voice.say)  # type: ignore[arg-type]
-    chat = Chat(flow.ask, talk, out, voice, end_key=end_key)
-    return Conversation(flow, out, err, remembered, chat)
-
-
-def nothing_stored(*_args: object) -> list:
-    return []
+    terminal = core.Terminal(None, out, err, environ={"NO_COLOR": "1"})
+    chat = Chat(flow, terminal, kept, SESSION, end_key=end_key)  # type: ignore[arg-type]
+    return ChatTranscript(flow, out, err, remembered, chat)
 
 
 def not_offered(*_args: object) -> None:
@@ -49,14 +39,14 @@ def not_offered(*_args: object) -> None:
 
 
 @pytest.fixture
-def talk() -> Conversation:
+def talk() -> ChatTranscript:
     return conversation()
 
 
 # --- Turns and the session id -----------------------------------------------------------------
 
 
-def test_each_message_is_answered_after_ai_and_every_turn_uses_the_same_session_id(talk: Conversation) -> None:
+def test_each_message_is_answered_after_ai_and_every_turn_uses_the_same_session_id(talk: ChatTranscript) -> None:
     assert talk.type("hello", "how are you") == 0
 
     assert talk.flow.asked == [("hello", SESSION), ("how are you", SESSION)]
@@ -64,7 +54,7 @@ def test_each_message_is_answered_after_ai_and_every_turn_uses_the_same_session_
     assert talk.err.getvalue() == ""
 
 
-def test_a_reply_in_pieces_is_shown_piece_by_piece_on_one_line(talk: Conversation) -> None:
+def test_a_reply_in_pieces_is_shown_piece_by_piece_on_one_line(talk: ChatTranscript) -> None:
     talk.flow.will_reply("The sky", " is blue", ".")
 
     talk.type("Why is the sky blue?")
@@ -72,7 +62,7 @@ def test_a_reply_in_pieces_is_shown_piece_by_piece_on_one_line(talk: Conversatio
     assert talk.out.getvalue() == "User: Why is the sky blue?\nAI: The sky is blue.\n\nUser: \n"
 
 
-def test_an_empty_reply_is_a_reply_with_an_empty_ai_line(talk: Conversation) -> None:
+def test_an_empty_reply_is_a_reply_with_an_empty_ai_line(talk: ChatTranscript) -> None:
     talk.flow.will_reply("")
 
     assert talk.pipe("say nothing\n") == 0
@@ -100,20 +90,20 @@ def test_an_empty_reply_with_only_stderr_at_a_terminal_is_noted_on_a_line_of_its
     assert talk.err.getvalue() == "(empty reply)\n"
 
 
-def test_a_successful_turn_remembers_the_session(talk: Conversation) -> None:
+def test_a_successful_turn_remembers_the_session(talk: ChatTranscript) -> None:
     talk.type("hello")
 
     assert talk.remembered == [SESSION]
 
 
-def test_blank_lines_at_the_prompt_send_nothing(talk: Conversation) -> None:
+def test_blank_lines_at_the_prompt_send_nothing(talk: ChatTranscript) -> None:
     talk.type("", "   ", "hello")
 
     assert talk.flow.asked == [("hello", SESSION)]
     assert talk.out.getvalue() == "User: \nUser:    \nUser: hello\nAI: hello\n\nUser: \n"
 
 
-def test_every_message_and_command_is_one_history_entry_also_after_a_failed_turn(talk: Conversation) -> None:
+def test_every_message_and_command_is_one_history_entry_also_after_a_failed_turn(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
     talk.type("this one fails", "/multi", "line one", "line two", "/multi", '"""a', 'b"""', "//x", "/exit")
@@ -121,14 +111,14 @@ def test_every_message_and_command_is_one_history_entry_also_after_a_failed_turn
     assert talk.kept == ["this one fails", "line one\nline two", "a\nb", "//x", "/exit"]
 
 
-def test_a_line_holding_line_breaks_is_one_message_even_if_it_starts_with_a_slash(talk: Conversation) -> None:
+def test_a_line_holding_line_breaks_is_one_message_even_if_it_starts_with_a_slash(talk: ChatTranscript) -> None:
     talk.type("/etc/hosts says:\n127.0.0.1 localhost")  # a paste, or a multi-line entry recalled
 
     assert talk.flow.asked == [("/etc/hosts says:\n127.0.0.1 localhost", SESSION)]
     assert talk.kept == ["/etc/hosts says:\n127.0.0.1 localhost"]
 
 
-def test_with_echo_each_message_is_written_to_stdout_as_in_a_piped_transcript(talk: Conversation) -> None:
+def test_with_echo_each_message_is_written_to_stdout_as_in_a_piped_transcript(talk: ChatTranscript) -> None:
     talk.type("hello", "/session", echo=True)
 
     assert talk.out.getvalue() == f"User: hello\nAI: hello\n\n{SESSION}\n"
@@ -138,7 +128,7 @@ def test_with_echo_each_message_is_written_to_stdout_as_in_a_piped_transcript(ta
 # --- Commands ----------------------------------------------------------------------------------
 
 
-def test_new_starts_a_fresh_session_and_names_it_on_stderr(talk: Conversation, fresh_ids: None) -> None:
+def test_new_starts_a_fresh_session_and_names_it_on_stderr(talk: ChatTranscript, fresh_ids: None) -> None:
     talk.type("hello", "/new", "hello again")
 
     assert talk.flow.asked == [("hello", SESSION), ("hello again", "session-2")]
@@ -148,14 +138,14 @@ def test_new_starts_a_fresh_session_and_names_it_on_stderr(talk: Conversation, f
     assert talk.err.getvalue() == "new session: session-2\n"
 
 
-def test_session_prints_the_session_id_on_stdout(talk: Conversation) -> None:
+def test_session_prints_the_session_id_on_stdout(talk: ChatTranscript) -> None:
     talk.type("/session")
 
     assert talk.out.getvalue() == f"User: /session\n{SESSION}\nUser: \n"
     assert talk.err.getvalue() == ""
 
 
-def test_session_with_an_id_switches_to_that_conversation_and_remembers_it(talk: Conversation) -> None:
+def test_session_with_an_id_switches_to_that_conversation_and_remembers_it(talk: ChatTranscript) -> None:
     talk.flow.stored["earlier-chat-7"] = [("User", "hello")]
     talk.type("/session earlier-chat-7")
 
@@ -167,7 +157,7 @@ def test_session_with_an_id_switches_to_that_conversation_and_remembers_it(talk:
     assert talk.flow.asked == [("where were we?", "earlier-chat-7")]
 
 
-def test_session_with_an_id_the_server_does_not_know_asks_before_starting_it(talk: Conversation) -> None:
+def test_session_with_an_id_the_server_does_not_know_asks_before_starting_it(talk: ChatTranscript) -> None:
     talk.type("/session typo", "n", "/session new-topic", "y")
 
     assert talk.out.getvalue().count("No conversation typo is stored for this flow; start one under that id? [y/N] ")
@@ -175,7 +165,7 @@ def test_session_with_an_id_the_server_does_not_know_asks_before_starting_it(tal
     assert talk.chat.session_id == "new-topic"
 
 
-def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: Conversation) -> None:
+def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
     talk.type("hello", "/retry")
@@ -184,7 +174,7 @@ def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk
     assert talk.out.getvalue() == "User: hello\n\nUser: /retry\nAI: hello\n\nUser: \n"
 
 
-def test_retry_shows_the_message_it_sends_again(talk: Conversation) -> None:
+def test_retry_shows_the_message_it_sends_again(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
     talk.type("hello\nagain", "/retry")
@@ -192,7 +182,7 @@ def test_retry_shows_the_message_it_sends_again(talk: Conversation) -> None:
     assert talk.err.getvalue() == f"error: {FLOW_FAILED}\nsending again: hello again\n"
 
 
-def test_retry_with_nothing_failed_says_so_and_sends_nothing(talk: Conversation) -> None:
+def test_retry_with_nothing_failed_says_so_and_sends_nothing(talk: ChatTranscript) -> None:
     talk.type("/retry")
 
     assert talk.flow.asked == []
@@ -200,7 +190,7 @@ def test_retry_with_nothing_failed_says_so_and_sends_nothing(talk: Conversation)
     assert talk.err.getvalue() == "nothing to retry: no message has failed\n"
 
 
-def test_a_successful_retry_leaves_nothing_to_retry(talk: Conversation) -> None:
+def test_a_successful_retry_leaves_nothing_to_retry(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
     talk.type("hello", "/retry", "/retry")
@@ -209,7 +199,7 @@ def test_a_successful_retry_leaves_nothing_to_retry(talk: Conversation) -> None:
     assert talk.err.getvalue().endswith("\nnothing to retry: no message has failed\n")
 
 
-def test_history_shows_the_stored_conversation_as_user_and_ai_lines(talk: Conversation) -> None:
+def test_history_shows_the_stored_conversation_as_user_and_ai_lines(talk: ChatTranscript) -> None:
     talk.flow.stored[SESSION] = [("User", "hello"), ("Machine", "Hi! How can I help?"), ("User", "a joke")]
 
     talk.type("/history")
@@ -217,7 +207,7 @@ def test_history_shows_the_stored_conversation_as_user_and_ai_lines(talk: Conver
     assert talk.out.getvalue() == "User: /history\nUser: hello\nAI: Hi! How can I help?\nUser: a joke\nUser: \n"
 
 
-def test_history_is_framed_on_stderr_so_it_is_not_taken_for_new_turns(talk: Conversation) -> None:
+def test_history_is_framed_on_stderr_so_it_is_not_taken_for_new_turns(talk: ChatTranscript) -> None:
     talk.flow.stored[SESSION] = [("User", "hello"), ("Machine", "Hi!")]
 
     talk.type("/history")
@@ -225,7 +215,7 @@ def test_history_is_framed_on_stderr_so_it_is_not_taken_for_new_turns(talk: Conv
     assert talk.err.getvalue() == f"── history of session {SESSION}: 2 messages ──\n── end of history ──\n"
 
 
-def test_history_shows_a_reply_this_chat_interrupted_as_interrupted(talk: Conversation) -> None:
+def test_history_shows_a_reply_this_chat_interrupted_as_interrupted(talk: ChatTranscript) -> None:
     talk.flow.will_reply("Once upon", KeyboardInterrupt())
     talk.type("a story")
     talk.flow.stored[SESSION] = [
@@ -240,14 +230,14 @@ def test_history_shows_a_reply_this_chat_interrupted_as_interrupted(talk: Conver
     assert talk.out.getvalue().endswith("User: a story\nAI: (interrupted)\nUser: hi\nAI: (empty reply)\nUser: \n")
 
 
-def test_history_of_a_session_with_no_messages_says_so(talk: Conversation) -> None:
+def test_history_of_a_session_with_no_messages_says_so(talk: ChatTranscript) -> None:
     talk.type("/history")
 
     assert talk.out.getvalue() == "User: /history\nUser: \n"
     assert talk.err.getvalue() == "no messages stored for this session yet\n"
 
 
-def test_history_that_cannot_be_fetched_is_one_error_line(talk: Conversation) -> None:
+def test_history_that_cannot_be_fetched_is_one_error_line(talk: ChatTranscript) -> None:
     talk.flow.history_failure = core.ClientError(DROPPED)
 
     assert talk.type("/history", "hello") == 0
@@ -256,7 +246,7 @@ def test_history_that_cannot_be_fetched_is_one_error_line(talk: Conversation) ->
     assert talk.flow.asked == [("hello", SESSION)]
 
 
-def test_ctrl_c_while_history_loads_returns_to_the_prompt(talk: Conversation) -> None:
+def test_ctrl_c_while_history_loads_returns_to_the_prompt(talk: ChatTranscript) -> None:
     talk.flow.history_failure = KeyboardInterrupt()
 
     assert talk.type("/history", "hello") == 0
@@ -264,7 +254,7 @@ def test_ctrl_c_while_history_loads_returns_to_the_prompt(talk: Conversation) ->
     assert talk.flow.asked == [("hello", SESSION)]
 
 
-def test_multi_sends_the_lines_up_to_the_next_multi_as_one_message(talk: Conversation) -> None:
+def test_multi_sends_the_lines_up_to_the_next_multi_as_one_message(talk: ChatTranscript) -> None:
     talk.type("/multi", "roses are red", "", "violets are blue", "/multi")
 
     assert talk.flow.asked == [("roses are red\n\nviolets are blue", SESSION)]
@@ -275,7 +265,7 @@ def test_multi_sends_the_lines_up_to_the_next_multi_as_one_message(talk: Convers
     )
 
 
-def test_triple_quotes_send_the_lines_between_them_as_one_message(talk: Conversation) -> None:
+def test_triple_quotes_send_the_lines_between_them_as_one_message(talk: ChatTranscript) -> None:
     talk.type('"""', "roses are red", 'violets are blue"""')
 
     assert talk.flow.asked == [("roses are red\nviolets are blue", SESSION)]
@@ -284,26 +274,26 @@ def test_triple_quotes_send_the_lines_between_them_as_one_message(talk: Conversa
     )
 
 
-def test_text_on_the_lines_of_the_triple_quotes_is_part_of_the_message(talk: Conversation) -> None:
+def test_text_on_the_lines_of_the_triple_quotes_is_part_of_the_message(talk: ChatTranscript) -> None:
     talk.type('"""roses are red', "violets are blue", 'sugar is sweet"""')
 
     assert talk.flow.asked == [("roses are red\nviolets are blue\nsugar is sweet", SESSION)]
 
 
-def test_triple_quotes_on_one_line_send_that_line(talk: Conversation) -> None:
+def test_triple_quotes_on_one_line_send_that_line(talk: ChatTranscript) -> None:
     talk.type('"""one line"""')
 
     assert talk.flow.asked == [("one line", SESSION)]
     assert talk.out.getvalue() == 'User: """one line"""\nAI: one line\n\nUser: \n'
 
 
-def test_ctrl_d_inside_a_multi_line_message_sends_what_was_typed(talk: Conversation) -> None:
+def test_ctrl_d_inside_a_multi_line_message_sends_what_was_typed(talk: ChatTranscript) -> None:
     assert talk.type("/multi", "half a thought") == 0
 
     assert talk.flow.asked == [("half a thought", SESSION)]
 
 
-def test_ctrl_c_inside_a_multi_line_message_drops_it(talk: Conversation) -> None:
+def test_ctrl_c_inside_a_multi_line_message_drops_it(talk: ChatTranscript) -> None:
     talk.type("/multi", "never mind", CTRL_C, "hello")
 
     assert talk.flow.asked == [("hello", SESSION)]
@@ -317,14 +307,14 @@ def test_ctrl_c_inside_a_multi_line_message_drops_it(talk: Conversation) -> None
         ('"""', '(several lines: """ at the end of a line sends them, Ctrl-D too)'),
     ],
 )
-def test_a_multi_line_message_says_how_to_end_it(talk: Conversation, opening: str, hint: str) -> None:
+def test_a_multi_line_message_says_how_to_end_it(talk: ChatTranscript, opening: str, hint: str) -> None:
     talk.type(opening, "one", "two")
 
     assert talk.err.getvalue() == hint + "\n"
     assert talk.flow.asked == [("one\ntwo", SESSION)]
 
 
-def test_an_unknown_command_is_not_sent_and_points_to_help(talk: Conversation) -> None:
+def test_an_unknown_command_is_not_sent_and_points_to_help(talk: ChatTranscript) -> None:
     talk.type("/frobnicate now")
 
     assert talk.flow.asked == []
@@ -332,14 +322,14 @@ def test_an_unknown_command_is_not_sent_and_points_to_help(talk: Conversation) -
     assert talk.err.getvalue() == NOT_A_COMMAND.format("/frobnicate")
 
 
-def test_a_double_slash_sends_the_message_with_one_slash(talk: Conversation) -> None:
+def test_a_double_slash_sends_the_message_with_one_slash(talk: ChatTranscript) -> None:
     talk.type("//etc/hosts is a file")
 
     assert talk.flow.asked == [("/etc/hosts is a file", SESSION)]
     assert talk.out.getvalue() == "User: //etc/hosts is a file\nAI: /etc/hosts is a file\n\nUser: \n"
 
 
-def test_help_lists_every_command_on_stderr(talk: Conversation) -> None:
+def test_help_lists_every_command_on_stderr(talk: ChatTranscript) -> None:
     talk.type("/help")
 
     assert talk.out.getvalue() == "User: /help\nUser: \n"
@@ -348,7 +338,7 @@ def test_help_lists_every_command_on_stderr(talk: Conversation) -> None:
     assert talk.flow.asked == []
 
 
-def test_the_help_table_aligns_its_second_column(talk: Conversation) -> None:
+def test_the_help_table_aligns_its_second_column(talk: ChatTranscript) -> None:
     talk.type("/help")
 
     rows = [line for line in talk.err.getvalue().splitlines() if line.startswith("  ")]
@@ -368,7 +358,7 @@ def test_help_and_the_quit_hint_name_ctrl_z_then_enter_on_windows() -> None:
 
 
 @pytest.mark.parametrize("command", ["/exit", "/quit"])
-def test_exit_and_quit_leave_with_status_0(talk: Conversation, command: str) -> None:
+def test_exit_and_quit_leave_with_status_0(talk: ChatTranscript, command: str) -> None:
     assert talk.type(command, "never sent") == 0
 
     assert talk.flow.asked == []
@@ -378,21 +368,21 @@ def test_exit_and_quit_leave_with_status_0(talk: Conversation, command: str) -> 
 # --- Ctrl-D, Ctrl-C and failures ----------------------------------------------------------------
 
 
-def test_ctrl_d_at_the_prompt_ends_the_line_and_leaves_with_status_0(talk: Conversation) -> None:
+def test_ctrl_d_at_the_prompt_ends_the_line_and_leaves_with_status_0(talk: ChatTranscript) -> None:
     assert talk.type() == 0
 
     assert talk.out.getvalue() == "User: \n"
     assert talk.err.getvalue() == ""
 
 
-def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(talk: Conversation) -> None:
+def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(talk: ChatTranscript) -> None:
     assert talk.type(CTRL_C, "hello") == 0
 
     assert talk.out.getvalue() == "User: User: hello\nAI: hello\n\nUser: \n"
     assert talk.err.getvalue() == "\n(Ctrl-D or /exit to quit)\n"
 
 
-def test_ctrl_c_during_a_reply_keeps_what_was_shown_and_says_interrupted(talk: Conversation) -> None:
+def test_ctrl_c_during_a_reply_keeps_what_was_shown_and_says_interrupted(talk: ChatTranscript) -> None:
     talk.flow.will_reply("Once", " upon", KeyboardInterrupt())
 
     assert talk.type("tell me a story", "hello") == 0
@@ -401,7 +391,7 @@ def test_ctrl_c_during_a_reply_keeps_what_was_shown_and_says_interrupted(talk: C
     assert talk.err.getvalue() == "[interrupted] (/retry sends it again)\n"
 
 
-def test_ctrl_c_before_any_reply_ends_the_line(talk: Conversation) -> None:
+def test_ctrl_c_before_any_reply_ends_the_line(talk: ChatTranscript) -> None:
     talk.flow.will_reply(KeyboardInterrupt())
 
     talk.type("tell me a story")
@@ -410,7 +400,7 @@ def test_ctrl_c_before_any_reply_ends_the_line(talk: Conversation) -> None:
     assert talk.err.getvalue() == "[interrupted] (/retry sends it again)\n"
 
 
-def test_retry_resends_an_interrupted_message_in_the_same_session(talk: Conversation) -> None:
+def test_retry_resends_an_interrupted_message_in_the_same_session(talk: ChatTranscript) -> None:
     talk.flow.will_reply("Once", KeyboardInterrupt())
 
     talk.type("tell me a story", "/retry")
@@ -419,7 +409,7 @@ def test_retry_resends_an_interrupted_message_in_the_same_session(talk: Conversa
     assert talk.out.getvalue().endswith("User: /retry\nAI: tell me a story\n\nUser: \n")
 
 
-def test_a_failed_turn_is_one_error_line_and_the_conversation_goes_on(talk: Conversation) -> None:
+def test_a_failed_turn_is_one_error_line_and_the_conversation_goes_on(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
     assert talk.type("first", "second") == 0
@@ -429,7 +419,7 @@ def test_a_failed_turn_is_one_error_line_and_the_conversation_goes_on(talk: Conv
     assert talk.err.getvalue() == f"error: {FLOW_FAILED}\n"
 
 
-def test_a_failure_mid_reply_ends_the_reply_before_the_error(talk: Conversation) -> None:
+def test_a_failure_mid_reply_ends_the_reply_before_the_error(talk: ChatTranscript) -> None:
     talk.flow.will_reply("Once", core.ClientError(DROPPED))
 
     talk.type("tell me a story")
@@ -441,7 +431,7 @@ def test_a_failure_mid_reply_ends_the_reply_before_the_error(talk: Conversation)
 # --- Piped -------------------------------------------------------------------------------------
 
 
-def test_piped_lines_give_a_plain_user_ai_transcript_and_exit_0(talk: Conversation) -> None:
+def test_piped_lines_give_a_plain_user_ai_transcript_and_exit_0(talk: ChatTranscript) -> None:
     assert talk.pipe("Why is the sky blue?\nCan you tell me a joke?\n") == 0
 
     assert talk.out.getvalue() == (
@@ -452,27 +442,27 @@ def test_piped_lines_give_a_plain_user_ai_transcript_and_exit_0(talk: Conversati
     assert talk.flow.asked == [("Why is the sky blue?", SESSION), ("Can you tell me a joke?", SESSION)]
 
 
-def test_piped_blank_lines_are_skipped(talk: Conversation) -> None:
+def test_piped_blank_lines_are_skipped(talk: ChatTranscript) -> None:
     talk.pipe("\nhello\n\n   \nbye\n")
 
     assert talk.flow.asked == [("hello", SESSION), ("bye", SESSION)]
     assert talk.out.getvalue() == "User: hello\nAI: hello\n\nUser: bye\nAI: bye\n\n"
 
 
-def test_piped_line_endings_are_not_part_of_the_message(talk: Conversation) -> None:
+def test_piped_line_endings_are_not_part_of_the_message(talk: ChatTranscript) -> None:
     talk.pipe("hello\r\nbye")
 
     assert talk.flow.asked == [("hello", SESSION), ("bye", SESSION)]
 
 
-def test_piped_lines_starting_with_a_slash_are_messages_not_commands(talk: Conversation) -> None:
+def test_piped_lines_starting_with_a_slash_are_messages_not_commands(talk: ChatTranscript) -> None:
     talk.pipe("/exit\n/help\n")
 
     assert talk.flow.asked == [("/exit", SESSION), ("/help", SESSION)]
     assert talk.err.getvalue() == ""
 
 
-def test_a_failed_piped_turn_is_reported_the_next_line_still_sent_and_the_exit_is_1(talk: Conversation) -> None:
+def test_a_failed_piped_turn_is_reported_the_next_line_still_sent_and_the_exit_is_1(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 
     assert talk.pipe("first\nsecond\n") == 1
@@ -482,7 +472,7 @@ def test_a_failed_piped_turn_is_reported_the_next_line_still_sent_and_the_exit_i
     assert talk.err.getvalue() == f"error: {FLOW_FAILED}\n"
 
 
-def test_ctrl_c_during_a_piped_turn_stops_the_whole_replay(talk: Conversation) -> None:
+def test_ctrl_c_during_a_piped_turn_stops_the_whole_replay(talk: ChatTranscript) -> None:
     talk.flow.will_reply("par", KeyboardInterrupt())
 
     with pytest.raises(KeyboardInterrupt):
@@ -504,7 +494,7 @@ def test_control_characters_in_a_reply_are_escaped_at_a_terminal() -> None:
     assert talk.out.getvalue() == "User: clear the screen\nAI: \\x1b[2Jcleared\\x07\n\n"
 
 
-def test_control_characters_in_a_reply_pass_through_when_stdout_is_not_a_terminal(talk: Conversation) -> None:
+def test_control_characters_in_a_reply_pass_through_when_stdout_is_not_a_terminal(talk: ChatTranscript) -> None:
     talk.flow.will_reply("\x1b[2J", "cleared\x07")
 
     talk.pipe("clear the screen\n")

@@ -32,8 +32,8 @@ from fake_langflow import (
     tokens_apart,
 )
 
-import chat_example as core
-from chat_session import enable_line_editing, stored_on
+import chat_session as core
+from chat_session import enable_line_editing
 
 Completed = subprocess.CompletedProcess[str]
 SCRIPT = str(ROOT / "chat_session.py")
@@ -485,7 +485,7 @@ def stored_history(fake: FakeLangflow, session_id: str) -> list[tuple[str, str]]
     config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=10, retries=0)
     server = core.Server(core.Client(config))
     try:
-        return stored_on(server).history(session_id)
+        return core.RemoteFlow(server, server.terminal, stream=True).history(session_id)
     finally:
         server.close()
 

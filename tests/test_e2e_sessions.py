@@ -20,8 +20,6 @@ import pytest
 import requests
 from conftest import chat_terminals, clean_env, script_runner
 
-from chat_session import last_sessions
-
 pytestmark = pytest.mark.e2e
 
 
@@ -218,7 +216,7 @@ def test_forget_at_the_terminal_asks_then_starts_a_new_conversation(run, chat, l
     assert "AI: turn 1: fresh" in say(child, "fresh")
     assert server_messages(langflow, name) == []
     leave(child)
-    state = last_sessions(Path(lf_env["XDG_STATE_HOME"]) / "langflow-chat" / "sessions.json")
+    state = json.loads((Path(lf_env["XDG_STATE_HOME"]) / "langflow-chat" / "sessions.json").read_text())
     assert name not in state.values() and len(state) == 1
 
 

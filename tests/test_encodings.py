@@ -21,7 +21,8 @@ from fake_langflow import event_stream, json_reply, run_response, stream_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import chat_example as core
+import chat_example
+import chat_session as core
 
 RUN = "/api/v1/run/"
 WORLD = "héllo 世界 👋"  # Latin-1, then characters no legacy code page has
@@ -142,7 +143,7 @@ NOT_READABLE = {
 
 def settings_from(*argv: str) -> core.Config:
     """The settings of a run in the current folder; the user's settings folder is ./config."""
-    return core.load_config(core.parse_args(["hi", *argv]), {"XDG_CONFIG_HOME": os.path.abspath("config")})
+    return core.load_config(chat_example.parse_args(["hi", *argv]), {"XDG_CONFIG_HOME": os.path.abspath("config")})
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -185,7 +186,7 @@ def test_a_file_in_another_encoding_is_a_usage_error_naming_it_and_utf8_not_its_
     argv = {".env": [], "--env-file": ["--env-file", "file"], "@tweaks": ["--tweaks", "@file"]}[how]
     with pytest.raises(core.ClientError) as caught:
         settings_from(*argv)
-    assert caught.value.exit_code == core.EXIT_USAGE
+    assert caught.value.exit_code == 2
     message = str(caught.value)
     assert ("file" if how != ".env" else ".env") in message and "UTF-8" in message
     assert API_KEY not in message and "LANGFLOW" not in message
@@ -203,7 +204,7 @@ def test_a_powershell_dotenv_works_end_to_end_and_its_key_is_sent(fake, fake_env
 def test_an_unreadable_dotenv_is_one_line_without_the_key_even_verbose(fake_env, cli, flags):
     (cli.workdir / ".env").write_bytes(f"LANGFLOW_API_KEY={API_KEY}\nLANGFLOW_FLOW_ID=café\n".encode("cp1252"))
     result = cli("hi", *flags)
-    assert result.returncode == core.EXIT_USAGE
+    assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
         f"error: env file {cli.workdir / '.env'} is neither UTF-8 nor UTF-16 with a BOM (save it as UTF-8)"
     )
@@ -247,7 +248,7 @@ def key_carrying_exceptions() -> st.SearchStrategy[BaseException]:
 @given(key_carrying_exceptions())
 def test_an_internal_error_line_never_holds_the_key_even_when_the_key_is_not_yet_known(error):
     err = io.StringIO()
-    core.Voice(err).report(error, verbose=False)
+    core.Terminal(None, None, err).report(error, verbose=False)
     assert API_KEY not in err.getvalue()
     assert err.getvalue() == (
         f"error: internal error: {type(error).__name__} (run with -v for the traceback, and report it)\n"
@@ -261,7 +262,7 @@ def test_a_verbose_traceback_never_holds_a_known_key(error):
     try:
         raise error
     except Exception as raised:  # noqa: BLE001 - any exception, with its traceback
-        core.Voice(err, [API_KEY]).report(raised, verbose=True)
+        core.Terminal(None, None, err, [API_KEY]).report(raised, verbose=True)
     assert API_KEY not in err.getvalue()
     assert "Traceback" in err.getvalue()
 
@@ -272,7 +273,7 @@ def test_an_internal_error_in_a_run_is_one_line_naming_only_its_type(in_tmp, mon
     def failing_run(*_args):
         raise UnicodeEncodeError("cp1252", f"a whole reply, {API_KEY} 世界", 0, 1, "character maps to <undefined>")
 
-    assert core.guarded_main(core.parse_args, failing_run, ["hi"]) == core.EXIT_FLOW
+    assert core.guarded_main(chat_example.parse_args, failing_run, ["hi"]) == 1
     captured = capsys.readouterr()
     assert captured.err == (
         "error: internal error: UnicodeEncodeError (run with -v for the traceback, and report it)\n"

@@ -20,13 +20,8 @@ from fake_langflow import error_envelope, error_event, message_event, run_respon
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat_example import (
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    DEFAULT_URL,
-    EXIT_FLOW,
-    EXIT_USAGE,
-    MAX_RETRY_WAIT,
+from chat_example import parse_args
+from chat_session import (
     ClientError,
     Config,
     StreamEnded,
@@ -37,9 +32,8 @@ from chat_example import (
     insecure_key_warning,
     load_config,
     output_text,
-    parse_args,
     parse_event_line,
-    parse_json_chunks,
+    parse_json,
     parse_tweaks,
     read_message,
     reply_text,
@@ -50,8 +44,9 @@ from chat_example import (
     split_events,
     streamed_outputs,
     terminal_safe,
+    text_of,
     turn_error,
-    user_settings_path,
+    user_path,
 )
 
 no_deadline = settings(deadline=None)
@@ -132,7 +127,7 @@ def test_each_event_is_yielded_before_the_next_chunk_is_read():
 
 
 def test_a_malformed_event_split_across_chunks_is_a_flow_error():
-    with fails_with(EXIT_FLOW, "malformed event", '{"event": "token"'):
+    with fails_with(1, "malformed event", '{"event": "token"'):
         list(split_events([b'{"event": "token", "data": ', b"{broken}\n\n"]))
 
 
@@ -150,7 +145,7 @@ def test_parse_event_line_tolerates_a_data_prefix():
 
 @pytest.mark.parametrize("line", [b'{"event": "tok', b"<html>", b"not json"])
 def test_parse_event_line_rejects_a_malformed_line(line):
-    with fails_with(EXIT_FLOW, "malformed event"):
+    with fails_with(1, "malformed event"):
         parse_event_line(line)
 
 
@@ -221,7 +216,7 @@ def test_an_empty_message_is_an_empty_reply():
 
 
 def test_a_run_without_a_message_is_the_no_text_error():
-    with fails_with(EXIT_FLOW, "the flow returned no message", "Chat Output"):
+    with fails_with(1, "the flow returned no message", "Chat Output"):
         reply_text({"session_id": "s", "outputs": []})
 
 
@@ -336,7 +331,7 @@ def test_an_end_line_is_parsed_whole_when_its_content_is_needed():
     assert list(split_events([json.dumps(end).encode() + b"\n\n"], skip_end=lambda: False)) == [end]
 
 
-# --- Reading a whole /run response as it arrives: parse_json_chunks ----------------------------
+# --- Reading a whole answer as it arrives: text_of and parse_json ------------------------------
 
 any_json = st.recursive(
     st.none()
@@ -350,28 +345,38 @@ any_json = st.recursive(
 )
 
 
+def read_json(chunks: list[bytes]):
+    return parse_json(text_of(chunks))
+
+
 @no_deadline
 @given(any_json, st.booleans(), st.sampled_from([None, 2]), st.data())
-def test_parse_json_chunks_reads_what_json_loads_reads_however_the_bytes_are_chunked(value, ensure_ascii, indent, data):
+def test_an_answer_reads_as_json_loads_reads_it_however_the_bytes_are_chunked(value, ensure_ascii, indent, data):
     body = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent).encode()
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=12), label="cuts")
-    assert parse_json_chunks(split_at(body, cuts)) == json.loads(body)
+    assert read_json(split_at(body, cuts)) == json.loads(body)
 
 
 def test_a_string_is_read_right_wherever_a_chunk_ends_in_it():
     body = json.dumps({"text": 'a \\" quote after a backslash \\\\ and 👋', "n": -1.5e3}, ensure_ascii=False).encode()
     for cut in range(len(body) + 1):
-        assert parse_json_chunks([body[:cut], body[cut:]]) == json.loads(body), cut
-    assert parse_json_chunks([bytes([byte]) for byte in body]) == json.loads(body)
+        assert read_json([body[:cut], body[cut:]]) == json.loads(body), cut
+    assert read_json([bytes([byte]) for byte in body]) == json.loads(body)
 
 
-def test_a_long_text_repeated_in_the_response_is_held_once():
-    text = "lorem ipsum " * 1000
-    body = json.dumps(run_response("s", [text], "hi")).encode()
-    result = parse_json_chunks(split_at(body, [len(body) // 2]))
-    (output,) = result["outputs"][0]["outputs"]
-    copies = [output["results"]["message"]["text"], output["artifacts"]["message"], output["messages"][0]["message"]]
-    assert copies[0] == text and all(copy is copies[0] for copy in copies)
+def test_bytes_that_are_not_utf8_are_shown_replaced_not_refused():
+    assert read_json([b'{"text": "a\xff', b'b"}']) == {"text": "a\ufffdb"}
+
+
+def test_a_number_too_large_for_a_float_is_kept_as_its_text_and_nan_is_not_json():
+    assert read_json([b'{"n": 1e999, "m": 1.5}']) == {"n": "1e999", "m": 1.5}
+    with pytest.raises(ValueError):
+        read_json([b'{"n": NaN}'])
+
+
+def test_json_nested_too_deeply_is_a_value_error():
+    with pytest.raises(ValueError):
+        read_json([b"[" * 100_000 + b"]" * 100_000])
 
 
 @pytest.mark.parametrize(
@@ -396,13 +401,12 @@ def test_a_long_text_repeated_in_the_response_is_held_once():
         b"[1}",
         b'{"a"}',
         b"<html>",
-        b'"\xff"',
     ],
 )
 def test_malformed_json_is_a_value_error_however_it_is_chunked(body):
     for chunks in ([body], [bytes([byte]) for byte in body]):
         with pytest.raises(ValueError):
-            parse_json_chunks(chunks)
+            read_json(chunks)
 
 
 # --- Showing a stream: show_stream -------------------------------------------------------------
@@ -491,7 +495,7 @@ def test_events_of_other_kinds_are_ignored():
 
 @pytest.mark.parametrize("shape", ["message", "error"])
 def test_an_error_event_of_either_shape_is_a_flow_error_with_its_message(shape):
-    with fails_with(EXIT_FLOW, "the flow failed: Agent: model said no"):
+    with fails_with(1, "the flow failed: Agent: model said no"):
         shown_by([error_event("Agent", "model said no", shape)])
 
 
@@ -598,7 +602,7 @@ def test_retry_after_in_seconds_is_honoured(header, wait):
 
 
 def test_a_huge_retry_after_is_capped():
-    assert retry_after("86400", default=1.5) == MAX_RETRY_WAIT
+    assert retry_after("86400", default=1.5) == 60.0  # the README's cap
 
 
 @pytest.mark.parametrize("header", [None, "", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", "nan"])
@@ -627,23 +631,23 @@ def test_no_tweaks_are_no_tweaks(value):
 
 @pytest.mark.parametrize("value", ['[{"ChatInput-abc": {}}]', '"text"', "3", "null"])
 def test_tweaks_must_be_a_json_object(value):
-    with fails_with(EXIT_USAGE, "must be a JSON object"):
+    with fails_with(2, "must be a JSON object"):
         parse_tweaks(value)
 
 
 def test_tweaks_must_be_valid_json():
-    with fails_with(EXIT_USAGE, "not valid JSON"):
+    with fails_with(2, "not valid JSON"):
         parse_tweaks("{ChatInput-abc: {}}")
 
 
 def test_a_missing_tweaks_file_is_a_usage_error(tmp_path):
-    with fails_with(EXIT_USAGE, "missing.json"):
+    with fails_with(2, "missing.json"):
         parse_tweaks(f"@{tmp_path / 'missing.json'}")
 
 
 def test_a_tweaks_file_that_is_not_utf8_is_a_usage_error(tmp_path):
     (tmp_path / "latin1.json").write_bytes('{"ChatInput-abc": {"sender_name": "José"}}'.encode("latin-1"))
-    with fails_with(EXIT_USAGE, "latin1.json"):
+    with fails_with(2, "latin1.json"):
         parse_tweaks(f"@{tmp_path / 'latin1.json'}")
 
 
@@ -694,13 +698,13 @@ def test_an_empty_pipe_leaves_the_positional_alone(piped, stdin):
 
 
 def test_no_message_and_no_pipe_is_a_usage_error():
-    with fails_with(EXIT_USAGE, "no message"):
+    with fails_with(2, "no message"):
         read_message(None, terminal())
 
 
 @pytest.mark.parametrize("positional, stdin", [("   ", ""), (None, " \n\n"), ("-", "")])
 def test_an_empty_message_is_a_usage_error(piped, positional, stdin):
-    with fails_with(EXIT_USAGE, "empty"):
+    with fails_with(2, "empty"):
         read_message(positional, piped(stdin))
 
 
@@ -727,7 +731,7 @@ def user_settings(folder: Path, mode: int = 0o600, **settings: str) -> Path:
 
 def test_the_defaults_apply_without_any_setting(in_tmp):
     expected = Config(
-        url=DEFAULT_URL, flow="", api_key="", timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, url_given=False
+        url="http://localhost:7860", flow="", api_key="", timeout=300.0, retries=2, url_given=False
     )
     assert config()._replace(settings_files=()) == expected
 
@@ -804,7 +808,7 @@ def test_a_user_settings_file_holding_a_key_that_others_can_read_is_refused(in_t
     path = user_settings(in_tmp, mode=mode, LANGFLOW_API_KEY="sk-user-secret")
     with pytest.raises(ClientError) as caught:
         config()
-    assert caught.value.exit_code == EXIT_USAGE
+    assert caught.value.exit_code == 2
     assert f"chmod 600 {path}" in str(caught.value) and "sk-user-secret" not in str(caught.value)
 
 
@@ -822,23 +826,23 @@ def test_the_settings_files_read_are_listed_in_order(in_tmp):
 
 def test_the_user_settings_file_follows_xdg_config_home():
     environ = {"XDG_CONFIG_HOME": "/srv/config", "HOME": "/home/ann"}
-    assert user_settings_path("posix", environ) == "/srv/config/langflow-chat/.env"
+    assert user_path("config", ".env", "posix", environ) == "/srv/config/langflow-chat/.env"
 
 
 @pytest.mark.parametrize("xdg", ["", "relative/config"])
 def test_the_user_settings_file_defaults_to_dot_config_in_home(xdg):
     environ = {"XDG_CONFIG_HOME": xdg, "HOME": "/home/ann"}
-    assert user_settings_path("posix", environ) == "/home/ann/.config/langflow-chat/.env"
+    assert user_path("config", ".env", "posix", environ) == "/home/ann/.config/langflow-chat/.env"
 
 
 def test_the_user_settings_file_is_in_appdata_on_windows():
     environ = {"APPDATA": r"C:\Users\ann\AppData\Roaming", "XDG_CONFIG_HOME": "/srv/config"}
-    assert user_settings_path("nt", environ) == r"C:\Users\ann\AppData\Roaming\langflow-chat\.env"
+    assert user_path("config", ".env", "nt", environ) == r"C:\Users\ann\AppData\Roaming\langflow-chat\.env"
 
 
 def test_no_flow_names_every_place_it_looked_in_and_the_flag(in_tmp):
     places = ("--flow", "LANGFLOW_FLOW_ID", "the environment", str(in_tmp / ".env"), str(in_tmp / "config"))
-    with fails_with(EXIT_USAGE, "no flow given", *places):
+    with fails_with(2, "no flow given", *places):
         require_flow(config())
 
 
@@ -872,7 +876,7 @@ def test_a_proxy_path_without_the_api_path_is_kept(in_tmp):
 
 
 def test_a_timeout_beyond_what_the_platform_can_wait_is_a_usage_error(in_tmp):
-    with fails_with(EXIT_USAGE, "the timeout must be at most", "99999999999"):
+    with fails_with(2, "the timeout must be at most", "99999999999"):
         config("--timeout", "99999999999")
 
 
@@ -880,7 +884,7 @@ def test_a_timeout_beyond_what_the_platform_can_wait_is_a_usage_error(in_tmp):
 def test_a_key_a_header_cannot_carry_is_a_configuration_error_that_does_not_show_it(in_tmp, key):
     with pytest.raises(ClientError) as caught:
         config(LANGFLOW_API_KEY=key)
-    assert caught.value.exit_code == EXIT_USAGE
+    assert caught.value.exit_code == 2
     assert "HTTP header" in str(caught.value) and "the environment" in str(caught.value)
     assert "SECRET" not in str(caught.value)
 
@@ -890,24 +894,24 @@ def test_a_latin1_key_is_accepted(in_tmp):
 
 
 def test_a_missing_env_file_is_a_usage_error(in_tmp):
-    with fails_with(EXIT_USAGE, "missing.env"):
+    with fails_with(2, "missing.env"):
         config("--env-file", "missing.env")
 
 
 @pytest.mark.parametrize("url", ["localhost:7860", "ftp://host", "http://"])
 def test_a_url_without_http_is_a_usage_error(in_tmp, url):
-    with fails_with(EXIT_USAGE, "http://"):
+    with fails_with(2, "http://"):
         config(LANGFLOW_URL=url)
 
 
 @pytest.mark.parametrize("argv", [["--timeout", "soon"], ["--timeout", "0"], ["--timeout", "nan"], ["--retries", "-1"]])
 def test_a_bad_number_is_a_usage_error(in_tmp, argv):
-    with fails_with(EXIT_USAGE, "must be a number"):
+    with fails_with(2, "must be a number"):
         config(*argv)
 
 
 def test_the_api_key_cannot_be_given_as_a_flag():
-    with fails_with(EXIT_USAGE, "--api-key"):
+    with fails_with(2, "--api-key"):
         parse_args(["hi", "--api-key", "sk-1"])
 
 

@@ -11,7 +11,6 @@ import pytest
 from conftest import API_KEY, clean_env, script_runner
 from fake_langflow import FakeLfxServe
 
-import chat_example
 import chat_session
 
 FLOW_ID = FakeLfxServe.FLOW_ID
@@ -42,9 +41,10 @@ def one_error(result: subprocess.CompletedProcess, exit_code: int) -> str:
     return result.stderr.strip()
 
 
-def stored(lfx: FakeLfxServe) -> chat_session.Stored:
-    config = chat_example.Config(url=lfx.url, flow=FLOW_ID, api_key=API_KEY, timeout=10, retries=0)
-    return chat_session.stored_on(chat_example.Server(chat_example.Client(config)))
+def stored(lfx: FakeLfxServe) -> chat_session.RemoteFlow:
+    config = chat_session.Config(url=lfx.url, flow=FLOW_ID, api_key=API_KEY, timeout=10, retries=0)
+    server = chat_session.Server(chat_session.Client(config))
+    return chat_session.RemoteFlow(server, server.terminal, stream=True)
 
 
 def test_a_new_one_shot_meets_a_404_at_langflows_run_path_asks_what_the_server_is_and_runs_there(run, lfx):
@@ -142,7 +142,7 @@ def test_list_sessions_says_the_server_does_not_offer_them(run):
     ids=["history", "messages", "sessions", "rename", "forget"],
 )
 def test_every_stored_conversation_feature_is_one_not_offered_line(lfx, use):
-    with pytest.raises(chat_example.ClientError) as refused:
+    with pytest.raises(chat_session.ClientError) as refused:
         use(stored(lfx))
     assert str(refused.value) == f"{NOT_OFFERED} (a Langflow server does)"
     assert lfx.runs() == []

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import libedit_readline
 import pytest
@@ -30,19 +30,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from libedit_readline import BuildError, build
 
-import chat_example as core
-from chat_example import end_of_input_key
+import chat_session as core
 from chat_session import (
     append_history,
     banner,
     enable_line_editing,
+    end_of_input_key,
     history_entry,
     history_line,
     line_reader,
     open_history,
     read_history,
     readline_prompt,
-    state_dir,
+    user_path,
 )
 
 UP = "\x1b[A"
@@ -395,26 +395,26 @@ class RecordingReadline:
 def test_state_lives_under_localappdata_on_windows() -> None:
     environ = {"LOCALAPPDATA": r"C:\Users\ann\AppData\Local", "XDG_STATE_HOME": "/srv/state"}
 
-    assert state_dir("nt", environ) == PureWindowsPath(r"C:\Users\ann\AppData\Local\langflow-chat")
+    assert user_path("state", "history", "nt", environ) == r"C:\Users\ann\AppData\Local\langflow-chat\history"
 
 
 def test_state_on_windows_without_localappdata_is_in_the_profiles_appdata_local() -> None:
-    assert state_dir("nt", {"USERPROFILE": r"C:\Users\ann"}) == PureWindowsPath(
-        r"C:\Users\ann\AppData\Local\langflow-chat"
+    assert user_path("state", "history", "nt", {"USERPROFILE": r"C:\Users\ann"}) == (
+        r"C:\Users\ann\AppData\Local\langflow-chat\history"
     )
 
 
 def test_state_lives_under_xdg_state_home_elsewhere() -> None:
     environ = {"XDG_STATE_HOME": "/srv/state", "LOCALAPPDATA": r"C:\nowhere", "HOME": "/home/ann"}
 
-    assert state_dir("posix", environ) == PurePosixPath("/srv/state/langflow-chat")
+    assert user_path("state", "history", "posix", environ) == "/srv/state/langflow-chat/history"
 
 
 @pytest.mark.parametrize("xdg", [None, "", "relative/state"], ids=["unset", "empty", "relative"])
 def test_state_without_a_usable_xdg_state_home_is_under_home_local_state(xdg: str | None) -> None:
     environ = {"HOME": "/home/ann"} | ({"XDG_STATE_HOME": xdg} if xdg is not None else {})
 
-    assert state_dir("posix", environ) == PurePosixPath("/home/ann/.local/state/langflow-chat")
+    assert user_path("state", "history", "posix", environ) == "/home/ann/.local/state/langflow-chat/history"
 
 
 def test_the_end_of_input_key_is_ctrl_z_then_enter_on_windows_and_ctrl_d_elsewhere() -> None:

@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT, clean_env
 from fake_langflow import Reply, event_stream, json_reply, run_response, stream_events
 
-import chat_example as core
+import chat_session as core
 
 RUN = "/api/v1/run/"
 TIMEOUT = 0.5  # the client's --timeout in these tests
@@ -40,7 +40,7 @@ def run_once(server: core.Server) -> None:
 
 
 def stream_once(server: core.Server) -> None:
-    core.ask(server, "hi", "session", continues=False, on_text=lambda _text: None)
+    core.ask(server, "hi", "session", continues=False, show=lambda _text: None)
 
 
 CALLS = {"run": run_once, "stream": stream_once}
@@ -96,14 +96,14 @@ def test_a_refused_port_is_cannot_connect_and_retried():
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # bound, not listening: refused
         error = failure(url)
-    assert (str(error), error.exit_code, error.retry) == (message_of("refused", url), core.EXIT_NETWORK, True)
+    assert (str(error), error.exit_code, error.retry) == (message_of("refused", url), 4, True)
 
 
 @pytest.mark.parametrize("call", CALLS)
 def test_a_server_that_never_answers_is_a_timeout(fake, call):
     fake.script(RUN, Reply(delay=30))
     error = failure(fake.url, CALLS[call])
-    assert (str(error), error.exit_code, error.retry) == (message_of("timeout", fake.url), core.EXIT_NETWORK, False)
+    assert (str(error), error.exit_code, error.retry) == (message_of("timeout", fake.url), 4, False)
 
 
 def test_a_server_that_never_answers_the_version_is_not_waited_for_a_second_time_by_the_run():
@@ -134,7 +134,7 @@ def test_a_body_that_stalls_half_way_is_a_timeout_not_a_drop(fake, call):
 def test_a_connection_reset_before_the_answer_is_a_drop(call):
     with raw_server(reset) as url:
         error = failure(url, CALLS[call])
-    assert (str(error), error.exit_code, error.retry) == (message_of("dropped", url), core.EXIT_NETWORK, False)
+    assert (str(error), error.exit_code, error.retry) == (message_of("dropped", url), 4, False)
 
 
 @pytest.mark.parametrize("call", CALLS)
@@ -169,7 +169,7 @@ def test_a_reset_in_the_middle_of_a_stream_is_a_drop():
 def test_tls_to_a_plain_http_port_is_a_tls_failure(fake):
     url = fake.url.replace("http://", "https://")
     error = failure(url)
-    assert (str(error), error.exit_code, error.retry) == (message_of("tls", url), core.EXIT_NETWORK, False)
+    assert (str(error), error.exit_code, error.retry) == (message_of("tls", url), 4, False)
 
 
 def test_a_connection_that_never_opens_is_a_connect_timeout_no_longer_than_the_timeout():
@@ -199,7 +199,7 @@ def test_an_unknown_host_is_a_dns_failure(tmp_path):
         cwd=tmp_path,
         timeout=60,
     )
-    assert (result.returncode, result.stdout) == (core.EXIT_NETWORK, "")
+    assert (result.returncode, result.stdout) == (4, "")
     assert result.stderr == f"error: {message_of('dns', url)}\n"
 
 

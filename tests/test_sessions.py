@@ -19,25 +19,19 @@ from types import SimpleNamespace
 
 import pexpect
 import pytest
-from conftest import API_KEY, SESSION, Conversation, TerminalOutput, chat_terminals, screen_lines
+from conftest import API_KEY, SESSION, ChatTranscript, Output, TerminalOutput, chat_terminals, screen_lines
 from fake_langflow import FakeFlow, FakeLangflow, json_reply
 
-import chat_example as core
 import chat_session
+import chat_session as core
 from chat_session import (
     Chat,
-    Stored,
-    conversation_json,
-    conversation_markdown,
-    delete_session,
-    flow_messages,
-    last_sessions,
+    change_session,
+    conversation_export,
     local_time,
     moved_session,
     parse_time,
     recap_start,
-    remember_session,
-    rename_session,
     session_summaries,
     sessions_table,
 )
@@ -146,7 +140,7 @@ def test_markdown_export_has_a_header_and_a_section_per_message() -> None:
         message("s1", "Machine", "Because.", 2),
         message("s1", "Machine", "boom", 3, category="error", sender_name="Prompt"),
     ]
-    assert conversation_markdown("s1", messages, SAVED) == (
+    assert conversation_export("chat.md", "s1", messages, SAVED) == (
         "# Conversation s1\n\n"
         "- Session id: `s1`\n"
         "- Messages: 3, from 2026-11-21 10:01 to 2026-11-21 10:03\n"
@@ -157,7 +151,7 @@ def test_markdown_export_has_a_header_and_a_section_per_message() -> None:
 
 def test_json_export_holds_the_messages_exactly_as_stored() -> None:
     messages = [message("s1", "User", "héllo", 1, id="m1", files=[])]
-    assert json.loads(conversation_json("s1", messages, SAVED)) == {
+    assert json.loads(conversation_export("chat.json", "s1", messages, SAVED)) == {
         "session_id": "s1",
         "saved_at": "2026-11-21T12:30:00+00:00",
         "messages": messages,
@@ -219,19 +213,16 @@ class StoredFlow(FakeFlow):
 
 
 @dataclass
-class Talk(Conversation):
+class Talk(ChatTranscript):
     moves: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def stored_talk(out: io.StringIO | None = None) -> Talk:
-    flow, err, remembered, moves = StoredFlow(), io.StringIO(), [], []
-    out = out if out is not None else io.StringIO()
-    stored = Stored(flow.history, flow.messages, flow.flow_messages, flow.rename, flow.forget)
+def stored_talk(out: Output | None = None) -> Talk:
+    flow, err, remembered, moves = StoredFlow(), Output(), [], []
+    out = out if out is not None else Output()
     kept = SimpleNamespace(remember=remembered.append, moved=lambda old, new: moves.append((old, new)))
-    voice = core.Voice(err)
-    show = core.make_show(out)
-    talk = chat_session.Conversation(SESSION, stored, kept, show, voice.say, now=lambda: SAVED)  # type: ignore[arg-type]
-    chat = Chat(flow.ask, talk, out, voice)
+    terminal = core.Terminal(None, out, err, environ={"NO_COLOR": "1"})
+    chat = Chat(flow, terminal, kept, SESSION, now=lambda: SAVED)  # type: ignore[arg-type]
     return Talk(flow, out, err, remembered, chat, moves=moves)
 
 
@@ -322,7 +313,7 @@ def test_resume_of_an_unknown_id_or_number_says_so_and_stays(talk: Talk) -> None
 
 def test_recap_shows_the_last_turns_of_the_current_conversation(talk: Talk) -> None:
     talk.flow.store(SESSION, ("User", "before"), ("Machine", "reply"))
-    talk.chat.conversation.recap()
+    talk.chat.recap()
     assert (talk.out.getvalue(), talk.err.getvalue()) == (
         "User: before\nAI: reply\n",
         f"── recap of session {SESSION} ──\n── end of recap ──\n",
@@ -330,7 +321,7 @@ def test_recap_shows_the_last_turns_of_the_current_conversation(talk: Talk) -> N
 
 
 def test_recap_of_a_session_with_nothing_stored_says_so(talk: Talk) -> None:
-    talk.chat.conversation.recap()
+    talk.chat.recap()
     assert (talk.out.getvalue(), talk.err.getvalue()) == ("", "nothing stored for this session yet\n")
 
 
@@ -389,7 +380,8 @@ def test_forget_the_server_refuses_keeps_the_conversation(talk: Talk) -> None:
 def test_save_writes_markdown_as_the_server_stored_it(talk: Talk, tmp_path: Path) -> None:
     target = tmp_path / "chat.md"
     talk.type("hello", f"/save {target}")
-    assert target.read_text(encoding="utf-8") == conversation_markdown(SESSION, talk.flow.messages(SESSION), SAVED)
+    expected = conversation_export("chat.md", SESSION, talk.flow.messages(SESSION), SAVED)
+    assert target.read_text(encoding="utf-8") == expected
     assert "## User\n\nhello\n\n## AI\n\nhello\n" in target.read_text(encoding="utf-8")
     assert talk.err.getvalue() == f"saved 2 messages to {target}\n"
 
@@ -469,7 +461,7 @@ def timestamp(number: int) -> str:
 @pytest.fixture
 def server(fake: FakeLangflow):
     config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=10, retries=0)
-    made = core.Server(core.Client(config, core.Voice(io.StringIO())))
+    made = core.Server(core.Client(config, core.Terminal(None, None, io.StringIO())))
     yield made
     made.close()
 
@@ -518,7 +510,7 @@ def test_listing_a_busy_flow_reads_every_message_in_a_few_requests(server, fake:
     fake.pages = pages
     for number in range(50):
         store(fake, f"s{number:02d}", *[f"m{turn}" for turn in range(5)])  # 500 messages
-    summaries = session_summaries(flow_messages(server))
+    summaries = session_summaries(core.RemoteFlow(server, server.terminal, stream=True).flow_messages())
     assert [(s["session_id"], s["messages"]) for s in summaries] == [(f"s{n:02d}", 10) for n in range(49, -1, -1)]
     listings = [seen for seen in fake.requests if seen.path == "/api/v1/monitor/messages"]
     assert len(listings) == (3 if pages else 1)  # 200 + 200 + 100; or everything at once
@@ -611,7 +603,7 @@ def test_ctrl_c_while_the_latest_conversations_are_read_stops_every_reader(fake:
             raise KeyboardInterrupt
 
     config = core.Config(url=fake.url, flow="echo", api_key=API_KEY, timeout=60, retries=0)
-    server = core.Server(core.Client(config, core.Voice(io.StringIO()), tick=interrupt_on_second_tick))
+    server = core.Server(core.Client(config, core.Terminal(None, None, io.StringIO()), tick=interrupt_on_second_tick))
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         chat_session.recent_sessions(server, 20)
@@ -684,7 +676,7 @@ def test_a_conversation_with_no_message_visible_without_the_flow_is_asked_for_wi
 
 def test_rename_sends_a_name_with_spaces_and_slashes_encoded(server, fake: FakeLangflow) -> None:
     store(fake, "old id", "hi")
-    rename_session(server, "old id", "my notes/2026 & more?")
+    change_session(server, "old id", "my notes/2026 & more?")
     patch = next(seen for seen in fake.requests if seen.method == "PATCH")
     assert patch.path == SESSION_PATH + "old%20id"
     assert patch.query == {"new_session_id": ["my notes/2026 & more?"]}
@@ -694,27 +686,27 @@ def test_rename_sends_a_name_with_spaces_and_slashes_encoded(server, fake: FakeL
 def test_a_conversation_whose_id_has_a_slash_is_renamed_and_deleted_message_by_message(server, fake) -> None:
     """Langflow decodes %2F before routing, so /monitor/messages/session/a%2Fb is no route (404)."""
     store(fake, "a/b", "one", "two")
-    rename_session(server, "a/b", "c/d")
+    change_session(server, "a/b", "c/d")
     assert [m["text"] for m in fake.history["c/d"]] == ["one", "one", "two", "two"] and not fake.history["a/b"]
-    delete_session(server, "c/d")
+    change_session(server, "c/d", None)
     assert not fake.history["c/d"]
     assert not [seen for seen in fake.requests if seen.path.startswith(SESSION_PATH)]
 
 
 def test_rename_of_an_unknown_session_is_the_servers_404(server, fake: FakeLangflow) -> None:
     with pytest.raises(core.ClientError, match="HTTP 404: No messages found with the given session ID"):
-        rename_session(server, "nope", "new")
+        change_session(server, "nope", "new")
 
 
 def test_rename_the_server_refuses_is_a_client_error(server, fake: FakeLangflow) -> None:
     fake.script(SESSION_PATH, json_reply({"detail": "database is locked"}, status=500))
     with pytest.raises(core.ClientError, match=r"^HTTP 500: database is locked"):
-        rename_session(server, "a", "b")
+        change_session(server, "a", "b")
 
 
 @pytest.mark.parametrize(
     ("call", "what"),
-    [(lambda s: rename_session(s, "a", "b"), "renaming"), (lambda s: delete_session(s, "a"), "deleting")],
+    [(lambda s: change_session(s, "a", "b"), "renaming"), (lambda s: change_session(s, "a", None), "deleting")],
 )
 def test_a_server_without_the_endpoint_is_named_with_its_release(server, fake: FakeLangflow, call, what) -> None:
     fake.version = "1.0.19"
@@ -732,12 +724,13 @@ def test_forget_from_the_shell_deletes_without_asking_and_lets_go_of_the_state(
     store(fake, "old", "hi")
     store(fake, "keep", "hi")
     state = Path(fake_env["XDG_STATE_HOME"]) / "langflow-chat" / "sessions.json"
-    remember_session(state, f"{fake.url} echo", "old")
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({f"{fake.url} echo": "old"}))
     result = shell("--forget", "old")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "forgot conversation old (2 messages)\n")
     assert [seen.path for seen in fake.requests if seen.method == "DELETE"] == [SESSION_PATH + "old"]
     assert ("old" in fake.history, "keep" in fake.history) == (False, True)
-    assert last_sessions(state) == {}
+    assert json.loads(state.read_text()) == {}
     assert shell("-c").returncode == 2  # nothing to continue
 
 

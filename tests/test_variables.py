@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from chat_example import EXIT_USAGE, ClientError, load_config, parse_args
+from chat_example import parse_args
+from chat_session import ClientError, load_config
 
 SECRET = "var-SECRET-4242"
 
@@ -42,14 +43,14 @@ def test_var_is_repeatable(in_tmp):
 def test_var_naming_an_unset_environment_variable_is_a_usage_error_naming_it(in_tmp):
     with pytest.raises(ClientError) as failed:
         config("--var", "MODEL_KEY")
-    assert failed.value.exit_code == EXIT_USAGE
+    assert failed.value.exit_code == 2
     assert "no environment variable MODEL_KEY is set" in str(failed.value)
 
 
 def test_a_bad_var_name_is_a_usage_error_that_does_not_show_the_value(in_tmp):
     with pytest.raises(ClientError) as failed:
         config("--var", f"MY KEY={SECRET}")
-    assert failed.value.exit_code == EXIT_USAGE
+    assert failed.value.exit_code == 2
     assert "'MY KEY'" in str(failed.value) and SECRET not in str(failed.value)
 
 
@@ -98,7 +99,7 @@ def test_an_error_line_never_shows_a_var_value(cli, fake):
 def test_a_server_older_than_1_7_1_is_a_usage_error_and_nothing_is_run(cli, fake, script, message):
     fake.version = "1.7.0"
     result = cli("--var", "MODEL_KEY=k1", *message, stdin="hi\n", script=script)
-    assert result.returncode == EXIT_USAGE
+    assert result.returncode == 2
     assert "error: Langflow 1.7.0 does not take per-request variables (--var)" in result.stderr
     assert fake.runs() == []
 
@@ -120,5 +121,5 @@ def test_every_turn_of_a_chat_sends_the_variables(cli, fake, fake_env):
 def test_a_var_value_a_header_cannot_carry_is_a_usage_error_naming_only_the_variable(in_tmp):
     with pytest.raises(ClientError) as failed:
         config("--var", f"MODEL_KEY={SECRET}\nX")
-    assert failed.value.exit_code == EXIT_USAGE
+    assert failed.value.exit_code == 2
     assert "--var MODEL_KEY" in str(failed.value) and SECRET not in str(failed.value)

@@ -428,7 +428,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in {item for item, _ in not_applicable}]
         config.stash[NOT_APPLICABLE] = [(item.nodeid, reason) for item, reason in not_applicable]
     # Tests with a server of their own run first, so only one Langflow runs at a time.
-    items.sort(key=lambda item: "langflow_auto_login" not in getattr(item, "fixturenames", ()))
+    items.sort(key=lambda item: OWN_SERVER_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())))
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -437,6 +437,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 NOT_APPLICABLE = pytest.StashKey[list]()
+# Fixtures of tests that start a Langflow of their own (the demo server's test starts it with --detach).
+OWN_SERVER_FIXTURES = frozenset({"langflow_auto_login", "demo_checkout"})
 results = Recorder()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +200,7 @@ class LangflowServer:
     install_seconds: float = 0.0  # ~0 when the release was already in .cache/
     start_seconds: float = 0.0  # from launch to flows created
     flow_ids: dict[str, str] = field(default_factory=dict)  # every created flow, by name
+    stop_at_exit: Callable[[], None] | None = field(default=None, repr=False)  # what atexit runs
 
     @property
     def log_path(self) -> Path:
@@ -206,6 +209,13 @@ class LangflowServer:
     def stop(self) -> None:
         """Terminate the server's whole process group: SIGTERM, then SIGKILL after 10 s."""
         _stop_group(self.process)
+
+    def outlive_this_process(self) -> None:
+        """Leave the server running when this process exits (demo_server.py --detach): start_langflow
+        otherwise stops it at exit."""
+        if self.stop_at_exit is not None:
+            atexit.unregister(self.stop_at_exit)
+            self.stop_at_exit = None
 
     def __enter__(self) -> LangflowServer:
         return self
@@ -363,7 +373,8 @@ def start_langflow(
             env=env,
             start_new_session=True,
         )
-    atexit.register(_stop_group, process)  # never leave a server behind, even if a caller forgets
+    stop_at_exit = functools.partial(_stop_group, process)
+    atexit.register(stop_at_exit)  # never leave a server behind, even if a caller forgets
     builder = None
     try:
         # Build the flow JSON (a few seconds of imports) while the server starts.
@@ -400,4 +411,5 @@ def start_langflow(
         install_seconds=install_seconds,
         start_seconds=seconds,
         flow_ids=ids,
+        stop_at_exit=stop_at_exit,
     )

@@ -107,131 +107,97 @@ class Failure(NamedTuple):
 
 
 AUTH_TODO = "set LANGFLOW_API_KEY to a valid API key for this server"
+KEY_TODO = "Langflow makes one in Settings > Langflow API Keys"
 NOT_LANGFLOW = "is this a Langflow server?"
 DEMO = ".venv/bin/python tests/demo_server.py"
+FLOW, USAGE, NETWORK = Exit.FLOW, Exit.USAGE, Exit.NETWORK
+# fmt: off
 FAILURES: dict[int | str, Failure] = {
     # HTTP statuses: "HTTP <status>: <the server's message, else `what`> (<todo>)"
-    400: Failure("the server rejected the request", "check --tweaks and the flow's inputs", Exit.FLOW),
+    400: Failure("the server rejected the request", "check --tweaks and the flow's inputs", FLOW),
     401: Failure("authentication refused", AUTH_TODO, Exit.AUTH),
     403: Failure("authentication refused", AUTH_TODO, Exit.AUTH),
-    404: Failure("not found", "check --flow or LANGFLOW_FLOW_ID; --list-flows shows the flows", Exit.FLOW),
-    422: Failure("the server rejected the request", "check --tweaks, --input-type and --output-type", Exit.FLOW),
-    429: Failure("too many requests", "wait a moment and try again", Exit.FLOW, retry=True),
-    500: Failure("the flow failed", "check the flow's components in Langflow", Exit.FLOW),
-    502: Failure("bad gateway", "the proxy in front of Langflow cannot reach it", Exit.FLOW),
-    503: Failure("the server is unavailable", "try again later", Exit.FLOW, retry=True),
-    504: Failure("gateway timeout", "the proxy in front of Langflow gave up waiting", Exit.FLOW),
-    "4xx": Failure("the server rejected the request", "check the flags and configuration", Exit.FLOW),
-    "5xx": Failure("the server failed", "check the Langflow server's logs", Exit.FLOW),
+    404: Failure("not found", "check --flow or LANGFLOW_FLOW_ID; --list-flows shows the flows", FLOW),
+    422: Failure("the server rejected the request", "check --tweaks, --input-type and --output-type", FLOW),
+    429: Failure("too many requests", "wait a moment and try again", FLOW, retry=True),
+    500: Failure("the flow failed", "check the flow's components in Langflow", FLOW),
+    502: Failure("bad gateway", "the proxy in front of Langflow cannot reach it", FLOW),
+    503: Failure("the server is unavailable", "try again later", FLOW, retry=True),
+    504: Failure("gateway timeout", "the proxy in front of Langflow gave up waiting", FLOW),
+    "4xx": Failure("the server rejected the request", "check the flags and configuration", FLOW),
+    "5xx": Failure("the server failed", "check the Langflow server's logs", FLOW),
     # a refused key, in the same words whichever endpoint refused it
-    "no-key": Failure(
-        "HTTP {status}: this server needs an API key",
-        "set LANGFLOW_API_KEY; Langflow makes one in Settings > Langflow API Keys",
-        Exit.AUTH,
-    ),
-    "key-refused": Failure(
-        "HTTP {status}: the server refused the API key",
-        "check LANGFLOW_API_KEY: a key of this server, from Settings > Langflow API Keys",
-        Exit.AUTH,
-    ),
-    # the network (network_failure picks the row by the exception's type)
-    "refused": Failure(
-        "cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", Exit.NETWORK, True
-    ),
-    "no-server": Failure(
-        "cannot connect to {url}, the default address: no server is set",
-        f"set LANGFLOW_URL (see .env.example), or start the demo server: {DEMO}",
-        Exit.NETWORK,
-        retry=True,
-    ),
-    "demo-down": Failure(
-        "cannot connect to {url}: the demo server that wrote {path} is not running",
-        f"start it: {DEMO}; or delete {{path}}",
-        Exit.NETWORK,
-    ),
-    "dns": Failure("cannot resolve the host of {url}", "check LANGFLOW_URL or --url", Exit.NETWORK),
-    "tls": Failure("TLS failed with {url}", "check the URL's scheme and the server's certificate", Exit.NETWORK),
-    "connect-timeout": Failure(
-        "no connection to {url} within {connect:g} s", "check LANGFLOW_URL and the network", Exit.NETWORK
-    ),
-    "timeout": Failure(
-        "no answer from the server within {timeout:g} s", "raise --timeout or LANGFLOW_TIMEOUT", Exit.NETWORK
-    ),
-    "dropped": Failure(
-        "the connection dropped before the reply was complete", "try again; the flow may have run", Exit.NETWORK
-    ),
+    "no-key": Failure("HTTP {status}: this server needs an API key", f"set LANGFLOW_API_KEY; {KEY_TODO}", Exit.AUTH),
+    "key-refused": Failure("HTTP {status}: the server refused the API key",
+        "check LANGFLOW_API_KEY: a key of this server, from Settings > Langflow API Keys", Exit.AUTH),
+    # the network, by the exception's type (network_failure); 4 only where the request may have been sent
+    "refused": Failure("cannot connect to {url}", "is Langflow running? check LANGFLOW_URL or --url", NETWORK, True),
+    "no-server": Failure("cannot connect to {url}, the default address: no server is set",
+        f"set LANGFLOW_URL (see .env.example), or start the demo server: {DEMO}", NETWORK, True),
+    "demo-down": Failure("cannot connect to {url}: the demo server that wrote {path} is not running",
+        f"start it: {DEMO}; or delete {{path}}", NETWORK),
+    "dns": Failure("cannot resolve the host of {url}", "check LANGFLOW_URL or --url", NETWORK),
+    "tls": Failure("TLS failed with {url}",
+        "check the URL's scheme and the server's certificate; REQUESTS_CA_BUNDLE=FILE trusts a private CA",
+        NETWORK),
+    "connect-timeout": Failure("no connection to {url} within {connect:g} s", "check LANGFLOW_URL and the network",
+        NETWORK),
+    "timeout": Failure("no answer from the server within {timeout:g} s", "raise --timeout or LANGFLOW_TIMEOUT",
+        NETWORK),
+    "dropped": Failure("the connection dropped before the reply was complete", "try again; the flow may have run",
+        NETWORK),
     # what the server answered
-    "no-result": Failure(
-        "the event stream ended without a result after {facts}, and {reason}", "check the Langflow server's log", 1
-    ),
-    "not-json": Failure(
-        "the server did not return JSON (HTTP {status}, {content_type})",
-        "check that LANGFLOW_URL is Langflow's address and the flow exists",
-        Exit.FLOW,
-    ),
-    "malformed-event": Failure("the server sent a malformed event: {line}", "", Exit.FLOW),
-    "not-a-list": Failure("the server's {what} was not a list", NOT_LANGFLOW, Exit.FLOW),
-    "not-stored": Failure("the server did not say where it stored {path}", NOT_LANGFLOW, Exit.FLOW),
-    "variables-ignored": Failure(
-        "{server} does not take per-request variables (--var)",
-        "Langflow 1.7.1 and later do; or set the variable in Langflow's global variables",
-        Exit.USAGE,
-    ),
-    "missing-endpoint": Failure("{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", 1),
-    "not-offered": Failure("{server} does not offer {what}", "a Langflow server does", Exit.FLOW),
-    "answer-refused": Failure(
-        "the server refused the answer {action}: {detail}", "see what it allows: chat_example.py --resume {job_id}", 1
-    ),
+    "redirect-elsewhere": Failure("the server redirected to {target}, another origin",
+        "the API key goes only to LANGFLOW_URL: set it to that address if you trust it", FLOW),
+    "redirect-loop": Failure("the server redirected more than 5 times, last to {url}", "check LANGFLOW_URL", FLOW),
+    "no-result": Failure("the event stream ended without a result after {facts}, and {reason}",
+        "check the Langflow server's log", FLOW),
+    "not-json": Failure("the server did not return JSON (HTTP {status}, {content_type})",
+        "check that LANGFLOW_URL is Langflow's address and the flow exists", FLOW),
+    "malformed-event": Failure("the server sent a malformed event: {line}", "", FLOW),
+    "too-long": Failure("the server sent more than {size} MB in one answer or event", NOT_LANGFLOW, FLOW),
+    "not-a-list": Failure("the server's {what} was not a list", NOT_LANGFLOW, FLOW),
+    "endless-list": Failure("the server's {path} did not end after {count} items", NOT_LANGFLOW, FLOW),
+    "not-stored": Failure("the server did not say where it stored {path}", NOT_LANGFLOW, FLOW),
+    "variables-ignored": Failure("{server} does not take per-request variables (--var)",
+        "Langflow 1.7.1 and later do; or set the variable in Langflow's global variables", USAGE),
+    "missing-endpoint": Failure("{server} does not offer {what} through its API", "Langflow 1.1.1 and later do", FLOW),
+    "not-offered": Failure("{server} does not offer {what}", "a Langflow server does", FLOW),
+    "answer-refused": Failure("the server refused the answer {action}: {detail}",
+        "see what it allows: chat_example.py --resume {job_id}", FLOW),
     "human-needed": Failure("waiting for a human decision: {prompt} [{choices}]", "answer with: {command}", Exit.HUMAN),
-    "job-dropped": Failure(
-        "the connection dropped; the run goes on at the server", "re-attach with: {command}", Exit.NETWORK
-    ),
-    "job-stopped": Failure("the run was stopped at the server", "", Exit.FLOW),
-    "no-background-runs": Failure(
-        "{server} has no background runs (the v2 workflows API)", "Langflow 1.10 and later have", Exit.FLOW
-    ),
+    "job-dropped": Failure("the connection dropped; the run goes on at the server", "re-attach with: {command}",
+        NETWORK),
+    "job-stopped": Failure("the run was stopped at the server", "", FLOW),
+    "no-background-runs": Failure("{server} has no background runs (the v2 workflows API)",
+        "Langflow 1.10 and later have", FLOW),
     "variables-in-background": Failure(
         "this flow pauses for a human, so it runs in the background, where Langflow ignores --var",
-        "set the variable in Langflow's global variables instead",
-        Exit.USAGE,
-    ),
-    "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", Exit.FLOW),
-    "no-text": Failure(
-        "the flow returned no message", "check that the flow ends in a Chat Output; --json shows what it returned", 1
-    ),
+        "set the variable in Langflow's global variables instead", USAGE),
+    "flow-error": Failure("the flow failed: {detail}", "check the flow's components in Langflow", FLOW),
+    "no-text": Failure("the flow returned no message",
+        "check that the flow ends in a Chat Output; --json shows what it returned", FLOW),
     # what the user asked for, and what the client was given
-    "usage": Failure("{problem}", "", Exit.USAGE),
-    "choice-not-allowed": Failure("--choice {choice} is not one of this request's choices: {choices}", "", 2),
-    "var-not-set": Failure(
-        "--var {name}: no environment variable {name} is set", "set it, or give --var {name}=VALUE", Exit.USAGE
-    ),
-    "no-flow": Failure(
-        "no flow given: no --flow, and no LANGFLOW_FLOW_ID in {places}",
-        "pass --flow FLOW, or set LANGFLOW_FLOW_ID in one of those; --list-flows shows the flows",
-        Exit.USAGE,
-    ),
-    "open-settings": Failure(
-        "the settings file {path} holds an API key and other users may read it (mode {mode:o})",
-        "make it private: chmod 600 {path}",
-        Exit.USAGE,
-    ),
-    "bad-key": Failure(
-        "the API key{source} holds a character an HTTP header cannot carry"
+    "usage": Failure("{problem}", "", USAGE),
+    "choice-not-allowed": Failure("--choice {choice} is not one of this request's choices: {choices}", "", USAGE),
+    "var-not-set": Failure("--var {name}: no environment variable {name} is set",
+        "set it, or give --var {name}=VALUE", USAGE),
+    "no-flow": Failure("no flow given: no --flow, and no LANGFLOW_FLOW_ID in {places}",
+        "pass --flow FLOW, or set LANGFLOW_FLOW_ID in one of those; --list-flows shows the flows", USAGE),
+    "open-settings": Failure("the settings file {path} holds an API key and other users may read it (mode {mode:o})",
+        "make it private: chmod 600 {path}", USAGE),
+    "bad-key": Failure("the API key{source} holds a character an HTTP header cannot carry"
         " (a line break, another control character or a non-Latin-1 character)",
-        "copy the key again from Langflow's settings",
-        Exit.USAGE,
-    ),
-    "missing-module": Failure(
-        "this Python ({python}) lacks the module {module}",
-        "install the client's requirements: {python} -m pip install -r {requirements}",
-        Exit.USAGE,
-    ),
-    "unknown-flow-name": Failure("no flow named {flow!r} on {server}", "--list-flows shows the flows", Exit.FLOW),
-    "unknown-component": Failure("{flag}: flow {flow} has no component {name!r}", "its components: {components}", 2),
-    "unknown-conversation": Failure(
-        "no conversation {session_id!r} stored for flow {flow}", "--list-sessions lists them", Exit.FLOW
-    ),
+        "copy the key again from Langflow's settings", USAGE),
+    "missing-module": Failure("this Python ({python}) lacks the module {module}",
+        "install the client's requirements: {python} -m pip install -r {requirements}", USAGE),
+    "unknown-flow-name": Failure("no flow named {flow!r} on {server}", "--list-flows shows the flows", FLOW),
+    "unknown-component": Failure("{flag}: flow {flow} has no component {name!r}", "its components: {components}",
+        USAGE),
+    "unknown-conversation": Failure("no conversation {session_id!r} stored for flow {flow}",
+        "--list-sessions lists them", FLOW),
 }
+# fmt: on
 
 
 def failure_error(key: int | str, **facts: Any) -> ClientError:

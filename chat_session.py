@@ -2290,18 +2290,19 @@ def folder_flows(server: Server) -> list[dict]:
 # --- Stored conversations ------------------------------------------------------------------------
 
 MONITOR_PAGE = 200  # Langflow 1.13 answers at most 200 items at once (100 when not asked)
-MAX_PAGES = 500  # pages of one listing read at most: 100,000 messages
+MAX_PAGES = 500  # pages one listing reads at most, all its conversations together: 100,000 messages
 RECENT = 20  # conversations /sessions and --list-sessions show unless asked for all
 MESSAGE_WINDOW = 200  # the most messages Langflow answers at once (1.12.2+: the newest ones)
 SUMMARY_CONNECTIONS = 4  # conversations read at once: Langflow spends 16-23 ms on each answer (1.13)
 
 
-def monitor_list(server: Server, path: str, params: dict[str, Any]) -> list:
+def monitor_list(server: Server, path: str, params: dict[str, Any], pages: Iterator[int] | None = None) -> list:
     """Every item of a monitor listing, page by page (limit/offset), so nothing is silently cut.
     Older releases ignore limit/offset and answer everything: a page longer than asked, or the
-    same page again, means the server does not page."""
+    same page again, means the server does not page. `pages` is the listing's budget of requests,
+    shared by the readers of its conversations."""
     items: list = []
-    for _page in range(MAX_PAGES):
+    for _page in range(MAX_PAGES) if pages is None else pages:
         request = server.client.request("GET", path, params={**params, "limit": MONITOR_PAGE, "offset": len(items)})
         page = server.client.json_list(request, f"answer to {path}")
         if items and page == items[: len(page)]:
@@ -2353,6 +2354,7 @@ def summaries_at_once(server: Server, flow_id: str, ids: list[str]) -> list[dict
         todo.put((index, session_id))
     done: queue.Queue = queue.Queue()
     over = threading.Event()
+    pages = iter(range(MAX_PAGES))  # one budget for the whole listing: an endless server ends it
 
     def abandoned() -> None:
         if over.is_set():
@@ -2367,7 +2369,7 @@ def summaries_at_once(server: Server, flow_id: str, ids: list[str]) -> list[dict
                 except queue.Empty:
                     return
                 try:
-                    done.put((index, session_summary(reader, flow_id, session_id), None))
+                    done.put((index, session_summary(reader, flow_id, session_id, pages), None))
                 except BaseException as error:  # noqa: BLE001 - raised again in the main thread
                     done.put((index, {}, error))
         finally:
@@ -2388,7 +2390,7 @@ def summaries_at_once(server: Server, flow_id: str, ids: list[str]) -> list[dict
     return summaries
 
 
-def session_summary(server: Server, flow_id: str, session_id: str) -> dict:
+def session_summary(server: Server, flow_id: str, session_id: str, pages: Iterator[int] | None = None) -> dict:
     """One conversation's summary from its newest messages. A conversation longer than the window
     is read further for its first user message, and its count left out (None): only exact counts."""
     params = {"flow_id": flow_id, "session_id": session_id, "limit": MESSAGE_WINDOW}
@@ -2397,7 +2399,7 @@ def session_summary(server: Server, flow_id: str, session_id: str) -> dict:
     if whole:
         users = [m for m in window if m.get("sender") == "User"]
     else:
-        users = dicts(monitor_list(server, "/api/v1/monitor/messages", {**params, "sender": "User"}))
+        users = dicts(monitor_list(server, "/api/v1/monitor/messages", {**params, "sender": "User"}, pages))
         users.sort(key=lambda m: str(m.get("timestamp")))
     return {
         "session_id": session_id,
@@ -2653,11 +2655,13 @@ def can_show(stream: TextIO, text: str) -> bool:
 
 def redacted(text: str, secrets: Iterable[str]) -> str:
     """Each secret replaced by [redacted]: one of 8 characters or more wherever it appears, a
-    shorter one only where it stands alone (not inside a word or number), so it never changes other text."""
+    shorter one only where it stands alone (not inside a word, a number or an address such as
+    127.0.0.1), so it never changes other text."""
     for secret in secrets:
         if secret and secret in text:
-            alone = "" if len(secret) >= 8 else r"(?<![A-Za-z0-9])"
-            pattern = alone + re.escape(secret) + (alone and r"(?![A-Za-z0-9])")
+            pattern = re.escape(secret)
+            if len(secret) < 8:
+                pattern = rf"(?<![^\W_])(?<![^\W_][.:/]){pattern}(?![^\W_])(?![.:/][^\W_])"
             text = re.sub(pattern, "[redacted]", text)
     return text
 
@@ -3705,12 +3709,13 @@ def guarded_main(
         if sys.stdout is None:
             raise usage_error("standard output is closed (give the reply somewhere to go, e.g. > reply.txt)")
         if args.version:
-            return print_versions(args, sys.stdout)
-        config = load_config(args)
-        terminal = Terminal(None, None, sys.stderr, config.secrets)
-        if verbose:
-            terminal.say(settings_read(config))
-        exit_code = run(args, config, sys.stdin, sys.stdout, sys.stderr)
+            exit_code = print_versions(args, sys.stdout)
+        else:
+            config = load_config(args)
+            terminal = Terminal(None, None, sys.stderr, config.secrets)
+            if verbose:
+                terminal.say(settings_read(config))
+            exit_code = run(args, config, sys.stdin, sys.stdout, sys.stderr)
         sys.stdout.flush()  # a pipe closed by its reader shows here, not as an error at exit
         return exit_code
     except ClientError as error:

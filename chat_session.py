@@ -803,12 +803,14 @@ def lines_of(
         yield None
 
 
-def parse_json(text: str | bytes) -> Any:
+def parse_json(text: str | bytes, keep_huge: bool = True) -> Any:
     """JSON from a server: NaN and Infinity are not JSON, and a number too large for a float is
-    kept as its text (so --json never prints Infinity). Nesting too deep is a ValueError."""
+    kept as its text (so --json never prints Infinity), or refused. Nesting too deep is a ValueError."""
 
     def big(number: str) -> float | str:
         value = float(number)
+        if not (math.isfinite(value) or keep_huge):
+            raise ValueError(f"{number} is too large a number")
         return value if math.isfinite(value) else number
 
     def refuse(name: str) -> NoReturn:
@@ -1140,11 +1142,23 @@ class Config(NamedTuple):
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values never to be shown: the one writer redacts them from every line."""
-        return (self.api_key, *self.variables.values())
+        from urllib.parse import unquote, urlsplit
+
+        password = urlsplit(self.url).password or ""
+        return (self.api_key, *self.variables.values(), password, unquote(password))
 
     @property
     def shown_url(self) -> str:
-        return self.url
+        """The URL as messages, the banner and the state file show it: its password never."""
+        return without_password(self.url)
+
+
+URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#:]*):[^/?#]*@")  # as urlsplit reads user:password@
+
+
+def without_password(url: str) -> str:
+    """Any URL, even one urlsplit refuses, with its password [redacted]."""
+    return URL_PASSWORD.sub(r"\1:[redacted]@", url, count=1)
 
 
 DEMO_MARK = "# Written by tests/demo_server.py"
@@ -1203,6 +1217,7 @@ def read_user_settings(path: str) -> SettingsFile:
 
 
 BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+MAX_SETTINGS = 2**20  # bytes of a settings or tweaks file: more is not one
 
 
 def read_text_file(path: str, what: str) -> str:
@@ -1210,9 +1225,11 @@ def read_text_file(path: str, what: str) -> str:
     (PowerShell 5.1's `>`). Anything else is a usage error naming the file, never its contents."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_SETTINGS + 1)
     except OSError as exc:
         raise usage_error(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > MAX_SETTINGS:
+        raise usage_error(f"{what} {path} is larger than {MAX_SETTINGS // 2**20} MB: not a settings file")
     encoding = next((name for bom, name in BYTE_ORDER_MARKS if data.startswith(bom)), None)
     try:
         if encoding is None and b"\0" in data:  # UTF-16 without a BOM would pass for UTF-8
@@ -1261,6 +1278,33 @@ def server_and_flow(url: str) -> tuple[str, str]:
     return address.rstrip("/"), unquote(flow["flow"]) if flow else ""
 
 
+def url_problem(url: str) -> str:
+    """What makes the server's address one no request can go to ("": nothing)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "its [IPv6 address] is not closed, or not an IPv6 address"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "its port must be a number from 1 to 65535"
+    host = parts.hostname or ""
+    if not host:
+        return "it names no host"
+    if ":" in host:  # an IPv6 address, checked by urlsplit
+        return ""
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or any(len(label) > 63 for label in labels):
+        return "its host name is longer than DNS allows (253 characters, 63 between dots)"
+    if "" in labels:
+        return "its host name has an empty part between dots"
+    return ""
+
+
 def parse_tweaks(value: str | None) -> dict:
     """--tweaks takes a JSON object, inline or @file.json."""
     if not value:
@@ -1270,7 +1314,7 @@ def parse_tweaks(value: str | None) -> dict:
         source = value[1:]
         value = read_text_file(source, "tweaks file")
     try:
-        tweaks = parse_json(value)
+        tweaks = parse_json(value, keep_huge=False)  # sent as 1e999 it would be Infinity, which JSON lacks
     except ValueError as exc:
         raise usage_error(f"{source} is not valid JSON: {exc}") from exc
     if not isinstance(tweaks, dict):
@@ -1318,8 +1362,12 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
     given_url, url_source = origin(args.url, "LANGFLOW_URL", "LANGFLOW_SERVER_URL")
     if not re.match(r"^https?://[^/\s]+", given_url or DEFAULT_URL):
         raise usage_error(
-            f"the server URL must start with http:// or https://, not {given_url!r} (check LANGFLOW_URL or --url)"
+            f"the server URL must start with http:// or https://, not {without_password(given_url)!r}"
+            " (check LANGFLOW_URL or --url)"
         )
+    problem = url_problem(given_url or DEFAULT_URL)
+    if problem:
+        raise usage_error(f"the server URL is not valid: {problem} (check LANGFLOW_URL or --url)")
     url, flow_in_url = server_and_flow(given_url or DEFAULT_URL)
     api_key, key_source = origin(None, "LANGFLOW_API_KEY")
     if not header_safe(api_key.strip()):
@@ -1405,16 +1453,26 @@ def read_message(positional: str | None, stdin: TextIO) -> str:
     return message
 
 
+MAX_FILE = 100 * 2**20  # bytes of one --file: requests builds the whole upload in memory
+
+
 def readable_files(paths: list[str]) -> list[str]:
-    """Check every --file before anything is sent."""
+    """Check every --file before anything is sent: its type and size first, so a device, a FIFO
+    or a huge file is refused without being opened."""
     for path in paths:
         try:
+            info = os.stat(path)
+            if stat.S_ISDIR(info.st_mode):
+                raise usage_error(f"--file {path} is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                raise usage_error(f"--file {path} is not a regular file (a device, a FIFO or a socket)")
+            if info.st_size > MAX_FILE:
+                size = info.st_size / 2**20
+                raise usage_error(f"--file {path} is {size:.0f} MB: the limit is {MAX_FILE // 2**20} MB")
             with open(path, "rb") as handle:
                 handle.read(1)
         except OSError as exc:
             raise usage_error(f"cannot read --file {path}: {exc.strerror or exc}") from exc
-        if os.path.isdir(path):
-            raise usage_error(f"--file {path} is a directory")
     return paths
 
 
@@ -1572,6 +1630,7 @@ class Client:
         self.http.headers["User-Agent"] = USER_AGENT
         if config.api_key:
             self.http.headers["x-api-key"] = config.api_key
+        self.base, self.http.auth = base_and_auth(config.url)  # every request goes to the origin of base
         self.in_use: Any = None  # the connection the current request took from the pool
         watch_connections(self.http, self.took)
 
@@ -1589,7 +1648,7 @@ class Client:
         attempt = 0
         while True:
             try:
-                response = self.send(method, self.config.url + path, stream, timeout or self.config.timeout, **kwargs)
+                response = self.send(method, self.base + path, stream, timeout or self.config.timeout, **kwargs)
             except ClientError as failed:
                 if not failed.retry or attempt == self.config.retries:
                     raise
@@ -1621,7 +1680,7 @@ class Client:
                 return response
             response.close()
             target = urljoin(url, response.headers.get("Location", ""))
-            if urlsplit(target)[:2] != urlsplit(self.config.url)[:2]:
+            if urlsplit(target)[:2] != urlsplit(self.base)[:2]:
                 raise failure_error("redirect-elsewhere", target=one_line(target, 200))
             url = target
             if response.status_code == 303:  # 303: see the other page with GET (307, 308: send it again)
@@ -1695,6 +1754,18 @@ class Client:
             yield from in_worker(read_all, lambda: shut(connection), self.tick)
         finally:
             response.close()
+
+
+def base_and_auth(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The server's URL without its user and password, which go as Basic auth instead: never in
+    a URL that a -v line or an error could show."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return bare, (unquote(parts.username), unquote(parts.password or ""))
 
 
 def watch_connections(session: requests.Session, took: Callable[[Any], None]) -> None:

@@ -583,18 +583,27 @@ def parse_time(stamp: object) -> datetime | None:
         return None
 
 
+def time_in(stamp: object, zone: tzinfo | None) -> datetime | None:
+    """A timestamp moved to `zone` (None: local time); None if it cannot be read or moved."""
+    moment = parse_time(stamp)
+    try:
+        return moment.astimezone(zone) if moment else None
+    except OverflowError:  # a time at the calendar's end (year 1 or 9999) moved past it
+        return None
+
+
 def iso_time(stamp: object) -> str:
     """A timestamp for scripts: ISO 8601 in UTC (the server's text if it cannot be read)."""
     from datetime import timezone
 
-    moment = parse_time(stamp)
-    return moment.astimezone(timezone.utc).isoformat() if moment else str(stamp or "")
+    moment = time_in(stamp, timezone.utc)
+    return moment.isoformat() if moment else str(stamp or "")
 
 
 def local_time(stamp: object, zone: tzinfo | None = None) -> str:
     """A timestamp for people: local time (or `zone`) to the minute."""
-    moment = parse_time(stamp)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else str(stamp or "-")
+    moment = time_in(stamp, zone)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else str(stamp or "-")
 
 
 def session_summaries(messages: list[dict]) -> list[dict]:
@@ -1724,7 +1733,10 @@ class Client:
             response.close()
             raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
         try:
-            return parse_json(text_of(self.chunks(response)) if streamed else response.content)
+            if not streamed:
+                return parse_json(response.content)
+            with contextlib.closing(self.chunks(response)) as chunks:
+                return parse_json(text_of(chunks))
         except ValueError as exc:
             raise failure_error("not-json", status=response.status_code, content_type="malformed JSON") from exc
 
@@ -2087,8 +2099,8 @@ def ask_v1(
         response.close()
         raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
     # once text was shown, the `end` event's copy of the reply is not needed (unless events are)
-    events = split_events(client.chunks(response), skip_end=lambda: shown.any and on_event is None)
-    events = tee(tee_steps(events, on_step), on_event)
+    chunks = client.chunks(response)
+    events = tee(tee_steps(split_events(chunks, skip_end=lambda: shown.any and on_event is None), on_step), on_event)
     try:
         result = show_stream(events, shown)
         for _rest in events:  # read the stream to its end, so the connection can be reused
@@ -2096,10 +2108,8 @@ def ask_v1(
         return Reply(result, shown.any)
     except StreamEnded as ended:
         raise turn_failure(server, session_id, ended) from None
-    except ClientError:  # an `error` event: do not wait for the rest (1.13 sends another seconds later)
-        shut(getattr(response.raw, "connection", None))
-        raise
     finally:
+        chunks.close()  # after an `error` event its reader stops now (1.13 sends another seconds later)
         response.close()
 
 
@@ -2131,13 +2141,12 @@ def follow_stream_urls(
             show("\n\n")
         headers = {"Accept": "text/event-stream"}
         response = server.client.request("GET", url, stream=True, params={"session_id": session_id}, headers=headers)
-        chunks = []
-        for event in tee(
-            sse_chunks(split_events(server.client.chunks(response)), output.get("component_id") or url), on_event
-        ):
-            chunks.append(event["data"]["chunk"])
-            show(event["data"]["chunk"])
-        with_streamed_text(output, "".join(chunks))
+        texts = []
+        with contextlib.closing(server.client.chunks(response)) as chunks:
+            for event in tee(sse_chunks(split_events(chunks), output.get("component_id") or url), on_event):
+                texts.append(event["data"]["chunk"])
+                show(event["data"]["chunk"])
+        with_streamed_text(output, "".join(texts))
     if on_event is not None:
         on_event({"event": "end", "data": {"result": result}})
     return result
@@ -2223,6 +2232,8 @@ def follow_job(
         except ClientError as error:
             server.terminal.say(f"the run could not be stopped: {error}")
         raise
+    finally:
+        events.close()  # show_stream stops at `end`: the stream's reader is stopped now, not at exit
 
 
 def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_wanted: bool) -> Iterator[dict]:
@@ -2239,10 +2250,11 @@ def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_w
             path, timeout = f"/{quoted(job_id)}/events", min(server.config.timeout, STALL_SECONDS)
             response = workflows_request(server, "GET", path, stream=True, headers=headers, timeout=timeout)
             answer = (lambda: job_answer(server, job_id)) if answer_wanted else None
-            job = JobEvents(server.client.chunks(response), answer, last_id)
-            for event in job:
-                failures = 0
-                yield event
+            with contextlib.closing(server.client.chunks(response)) as chunks:
+                job = JobEvents(chunks, answer, last_id)
+                for event in job:
+                    failures = 0
+                    yield event
         except ClientError as error:
             if error.exit_code != Exit.NETWORK:
                 raise
@@ -3463,6 +3475,9 @@ class Chat:
         if not argument:
             self.note("usage: /save PATH (Markdown; JSON if PATH ends in .json)")
             return
+        if "\0" in argument:
+            self.note("error: a file name cannot hold a NUL character: nothing saved")
+            return
         path = Path(argument).expanduser()
         if path.is_dir():
             self.note(f"error: {path} is a folder: give a file name (/save {path / 'chat.md'})")
@@ -3475,8 +3490,9 @@ class Chat:
             self.note("not saved")
             return
         now = self.now() if self.now else datetime.now().astimezone()
+        target = Path(os.path.realpath(path))  # a symlink's target is replaced, so the link stays
         try:
-            write_atomically(path, conversation_export(argument, self.session_id, messages, now))
+            write_atomically(target, conversation_export(argument, self.session_id, messages, now))
         except OSError as exc:
             self.note(f"error: cannot write {path}: {exc.strerror or exc}")
             return

@@ -706,7 +706,7 @@ def test_save_onto_a_symlink_keeps_the_link(serve, env_for, cwd):
             terminal.ctrl_d()
             assert terminal.exit_code() == 0, terminal.screen
     assert link.is_symlink()
-    assert "hello" in target.read_text() or after_save.count("error:") == 1, after_save
+    assert "hello" in target.read_text(), after_save  # the link's target is written
 
 
 @pytest.fixture(scope="module")

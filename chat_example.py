@@ -12,6 +12,7 @@ that Python loads it from its cached bytecode.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -117,7 +118,8 @@ def print_reply(args: argparse.Namespace, terminal: core.Terminal, ask: Any) -> 
             text = core.unshown_text(reply)
         except BaseException:
             if written:  # end the line a failure cut short; a failure before any text leaves stdout empty
-                terminal.show("\n")
+                with contextlib.suppress(OSError):  # the failure is what is reported (a hung-up terminal takes no more)
+                    terminal.show("\n")
             raise
     if not reply.had_text and not text:
         terminal.empty_reply_note()

@@ -2985,7 +2985,8 @@ def keys_echoed(stdin: TextIO | None, echoed: bool = True) -> Iterator[None]:
     try:
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(termios.error):  # a terminal hung up (SIGHUP) has nothing to restore
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 # --- Line editing and input history ----------------------------------------------------------
@@ -3782,14 +3783,43 @@ def print_versions(args: argparse.Namespace, out: TextIO) -> int:
 
 RunFunction = Callable[["argparse.Namespace", Config, TextIO, TextIO, TextIO], int]
 REQUIRED_MODULES = ("requests", "dotenv", "urllib3", "idna", "certifi", "charset_normalizer", "chardet")
+ENDING_SIGNALS = ("SIGTERM", "SIGHUP")  # raised as Ended, so the terminal is restored before the exit
+
+
+class Ended(BaseException):
+    """A signal that ends the run (not an Exception: nothing on the way catches it)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def end_on_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP raise Ended in the main thread, so every `finally` runs first (echo back
+    on, the waiting line erased); the handlers they had, to restore. One ignored (nohup) stays so."""
+    import signal
+
+    previous = {}
+    for number in filter(None, (getattr(signal, name, None) for name in ENDING_SIGNALS)):
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            with contextlib.suppress(ValueError):  # not the main thread: a test calling main()
+                previous[number] = signal.signal(number, raise_ended)
+    return previous
+
+
+def raise_ended(number: int, _frame: Any) -> NoReturn:
+    raise Ended(number)
 
 
 def guarded_main(
     parse: Callable[[list[str] | None], argparse.Namespace], run: RunFunction, argv: list[str] | None
 ) -> int:
     """The one place where failures become an error line and an exit code (both scripts use it)."""
+    import signal
+
     verbose, terminal = False, Terminal(None, None, sys.stderr)
     utf8_stdio(sys.stdin, sys.stdout, sys.stderr)
+    handlers = end_on_signals()
     try:
         args = parse(argv)
         verbose = args.verbose
@@ -3811,6 +3841,8 @@ def guarded_main(
     except KeyboardInterrupt:
         terminal.say("\ninterrupted")
         return Exit.INTERRUPTED
+    except Ended as ended:
+        return 128 + ended.number
     except OSError as error:
         if stdout_closed(error):  # the reader (head, less) closed the pipe: stop quietly
             silence_stdout()
@@ -3823,8 +3855,12 @@ def guarded_main(
         terminal.report(missing or error, verbose)
         return missing.exit_code if missing else Exit.FLOW
     finally:
-        with contextlib.suppress(OSError, AttributeError):  # what is left cannot be written: reported already
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        try:
             sys.stdout.flush()
+        except (OSError, AttributeError):  # what is left cannot be written (reported already, or hung up)
+            silence_stdout()
 
 
 def missing_requirement(error: BaseException) -> ClientError | None:

@@ -585,6 +585,33 @@ def test_a_signal_during_a_reply_restores_the_terminal_echo_and_exits_128_plus_i
     assert "-echo" not in settings, f"the terminal is left without echo: {' '.join(settings)}"
 
 
+@pytest.mark.parametrize("which", REPLYING)
+def test_a_terminal_that_hangs_up_during_a_reply_ends_the_run_with_129(serve, env_for, cwd, tmp_path, which):
+    """The terminal closes (its window, an ssh connection): SIGHUP, and every write to it fails."""
+    import pty
+
+    hostile = serve("slow")
+    script, args = REPLYING[which]
+    errors = tmp_path / "stderr.txt"
+    env = {**env_for(hostile), "TERM": "dumb", "INPUTRC": os.devnull}
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.dup2(os.open(errors, os.O_WRONLY | os.O_CREAT), 2)
+        os.execve(sys.executable, [sys.executable, str(ROOT / script), *args], env)
+    seen = b""
+    with contextlib.suppress(OSError):
+        if script == "chat_session.py":
+            while b"User: " not in seen:
+                seen += os.read(terminal, 1024)
+            os.write(terminal, b"hi\n")
+        while b"tick" not in seen:
+            seen += os.read(terminal, 1024)
+    os.close(terminal)  # the hang-up
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 129, errors.read_text()
+    assert_clean(Result(129, "", errors.read_text(), 0, 0))
+
+
 # --- 8. A background run re-attached after a cut ends cleanly -----------------------------------
 
 REPLY = "one two three four five"

@@ -1009,8 +1009,11 @@ class JobEvents:
                     yield event
 
     def _lines(self) -> Iterator[str]:
-        yield from (line or "" for line in lines_of(self.chunks))
-        yield ""  # the end of the stream ends a frame too
+        try:
+            yield from (line or "" for line in lines_of(self.chunks))
+            yield ""  # the end of the stream ends a frame too
+        finally:  # this attach is over: its reader thread ends now, not at the interpreter's exit
+            getattr(self.chunks, "close", lambda: None)()
 
 
 # --- Agent steps: what an agent reports while it works -----------------------------------------
@@ -1733,10 +1736,7 @@ class Client:
             response.close()
             raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
         try:
-            if not streamed:
-                return parse_json(response.content)
-            with contextlib.closing(self.chunks(response)) as chunks:
-                return parse_json(text_of(chunks))
+            return parse_json(text_of(self.chunks(response)) if streamed else response.content)
         except ValueError as exc:
             raise failure_error("not-json", status=response.status_code, content_type="malformed JSON") from exc
 
@@ -2099,8 +2099,8 @@ def ask_v1(
         response.close()
         raise failure_error("not-json", status=response.status_code, content_type=content_type or "no content type")
     # once text was shown, the `end` event's copy of the reply is not needed (unless events are)
-    chunks = client.chunks(response)
-    events = tee(tee_steps(split_events(chunks, skip_end=lambda: shown.any and on_event is None), on_step), on_event)
+    events = split_events(client.chunks(response), skip_end=lambda: shown.any and on_event is None)
+    events = tee(tee_steps(events, on_step), on_event)
     try:
         result = show_stream(events, shown)
         for _rest in events:  # read the stream to its end, so the connection can be reused
@@ -2108,8 +2108,11 @@ def ask_v1(
         return Reply(result, shown.any)
     except StreamEnded as ended:
         raise turn_failure(server, session_id, ended) from None
+    except ClientError:  # an `error` event: do not wait for the rest (1.13 sends another seconds later)
+        shut(getattr(response.raw, "connection", None))
+        raise
     finally:
-        chunks.close()  # after an `error` event its reader stops now (1.13 sends another seconds later)
+        events.close()
         response.close()
 
 
@@ -2141,12 +2144,13 @@ def follow_stream_urls(
             show("\n\n")
         headers = {"Accept": "text/event-stream"}
         response = server.client.request("GET", url, stream=True, params={"session_id": session_id}, headers=headers)
-        texts = []
-        with contextlib.closing(server.client.chunks(response)) as chunks:
-            for event in tee(sse_chunks(split_events(chunks), output.get("component_id") or url), on_event):
-                texts.append(event["data"]["chunk"])
-                show(event["data"]["chunk"])
-        with_streamed_text(output, "".join(texts))
+        chunks = []
+        for event in tee(
+            sse_chunks(split_events(server.client.chunks(response)), output.get("component_id") or url), on_event
+        ):
+            chunks.append(event["data"]["chunk"])
+            show(event["data"]["chunk"])
+        with_streamed_text(output, "".join(chunks))
     if on_event is not None:
         on_event({"event": "end", "data": {"result": result}})
     return result
@@ -2233,7 +2237,7 @@ def follow_job(
             server.terminal.say(f"the run could not be stopped: {error}")
         raise
     finally:
-        events.close()  # show_stream stops at `end`: the stream's reader is stopped now, not at exit
+        events.close()  # now, while its reader thread can still end: never at the interpreter's exit
 
 
 def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_wanted: bool) -> Iterator[dict]:
@@ -2250,11 +2254,10 @@ def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_w
             path, timeout = f"/{quoted(job_id)}/events", min(server.config.timeout, STALL_SECONDS)
             response = workflows_request(server, "GET", path, stream=True, headers=headers, timeout=timeout)
             answer = (lambda: job_answer(server, job_id)) if answer_wanted else None
-            with contextlib.closing(server.client.chunks(response)) as chunks:
-                job = JobEvents(chunks, answer, last_id)
-                for event in job:
-                    failures = 0
-                    yield event
+            job = JobEvents(server.client.chunks(response), answer, last_id)
+            for event in job:
+                failures = 0
+                yield event
         except ClientError as error:
             if error.exit_code != Exit.NETWORK:
                 raise

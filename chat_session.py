@@ -1469,8 +1469,7 @@ MAX_FILE = 100 * 2**20  # bytes of one --file: requests builds the whole upload 
 
 
 def readable_files(paths: list[str]) -> list[str]:
-    """Check every --file before anything is sent: its type and size first, so a device, a FIFO
-    or a huge file is refused without being opened."""
+    """Check every --file before anything is sent, type and size first: a device or FIFO is never opened."""
     for path in paths:
         try:
             info = os.stat(path)
@@ -1769,8 +1768,7 @@ class Client:
 
 
 def base_and_auth(url: str) -> tuple[str, tuple[str, str] | None]:
-    """The server's URL without its user and password, which go as Basic auth instead: never in
-    a URL that a -v line or an error could show."""
+    """The URL without user and password, which go as Basic auth: never in a URL a -v line or error shows."""
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)
@@ -3798,13 +3796,12 @@ class Ended(BaseException):
 
 
 def end_on_signals() -> dict[int, Any]:
-    """SIGTERM and SIGHUP raise Ended in the main thread, so every `finally` runs first (echo back
-    on, the waiting line erased); the handlers they had, to restore. One ignored (nohup) stays so."""
+    """SIGTERM and SIGHUP raise Ended, so every `finally` restores the terminal first; their old handlers."""
     import signal
 
     previous = {}
     for number in filter(None, (getattr(signal, name, None) for name in ENDING_SIGNALS)):
-        if signal.getsignal(number) is not signal.SIG_IGN:
+        if signal.getsignal(number) is not signal.SIG_IGN:  # one ignored (nohup) stays ignored
             with contextlib.suppress(ValueError):  # not the main thread: a test calling main()
                 previous[number] = signal.signal(number, raise_ended)
     return previous

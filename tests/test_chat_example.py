@@ -196,6 +196,20 @@ def test_the_run_is_a_json_post_of_the_message_with_langflows_field_types_read_a
     assert body == {"input_value": "hi", "input_type": "chat", "output_type": "chat", "session_id": body["session_id"]}
 
 
+@pytest.mark.parametrize("input_type", ["chat", "text", "any"])
+@pytest.mark.parametrize("mode", [["--text"], ["--stream"]], ids=["--text", "--stream"])
+def test_input_type_is_sent_as_given(cli, fake, mode, input_type):
+    assert cli(*mode, "--input-type", input_type, "hi").returncode == 0
+    assert sent_body(fake)["input_type"] == input_type
+
+
+@pytest.mark.parametrize("output_type", ["chat", "text", "any", "debug"])
+@pytest.mark.parametrize("mode", [["--text"], ["--stream"]], ids=["--text", "--stream"])
+def test_output_type_is_sent_as_given(cli, fake, mode, output_type):
+    assert cli(*mode, "--output-type", output_type, "hi").returncode == 0
+    assert sent_body(fake)["output_type"] == output_type
+
+
 def test_json_is_the_end_events_result_the_same_object_as_the_non_streamed_response(cli, fake):
     result = cli("héllo 👋")
     session_id = sent_body(fake)["session_id"]

@@ -2871,7 +2871,10 @@ class Terminal:
                 if text:
                     decision["values"] = {"message": text}
             elif action == "edit":
-                decision["values"] = {"args": self.read_tool_input()}
+                tool_input = self.read_tool_input()
+                if tool_input is None:
+                    return None
+                decision["values"] = {"args": tool_input}
         self.start_waiting()
         return decision
 
@@ -2883,14 +2886,13 @@ class Terminal:
             return None
         return line.strip()
 
-    def read_tool_input(self) -> dict:
-        while True:
-            try:
-                value = json.loads(self.read_answer("the tool's input as a JSON object: ") or "")
-            except ValueError:
-                value = None
-            if isinstance(value, dict):
-                return value
+    def read_tool_input(self) -> dict | None:
+        """A JSON object typed for the tool, asked again until it is one; None at the end of input."""
+        while (answer := self.read_answer("the tool's input as a JSON object: ")) is not None:
+            with contextlib.suppress(ValueError):
+                if isinstance(value := json.loads(answer), dict):
+                    return value
+        return None
 
 
 @contextlib.contextmanager

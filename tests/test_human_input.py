@@ -271,6 +271,16 @@ def test_an_edited_tool_input_that_is_not_a_json_object_is_asked_again(fake, fak
     assert [body["decision"]["values"] for body in the_job(fake).decisions] == [{"args": {"expression": "3 + 4"}}]
 
 
+def test_the_end_of_input_at_the_tool_input_prompt_leaves_the_run_waiting_with_exit_5(fake, fake_env, tmp_path):
+    tool_approval_flow(fake)
+    child = tool_question_at_a_terminal(fake_env, tmp_path)
+    child.sendline("2")
+    child.expect_exact("the tool's input as a JSON object: ")
+    child.sendeof()
+    assert ended(child) == 5
+    assert the_job(fake).decisions == []
+
+
 def test_a_tool_approval_answered_with_respond_at_the_terminal_sends_the_message_for_the_agent(
     fake, fake_env, tmp_path
 ):

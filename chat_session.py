@@ -661,8 +661,8 @@ def conversation_export(path: str, session_id: str, messages: list[dict], saved:
 #            off ('UserRead' object has no attribute 'flows'): flows are    after that 500:
 #            listed folder by folder (fixed in 1.1)                         list_flows()
 #   1.1.2    stream=true answers the event stream (a JSON object a line)    by its content type: ask()
-#   1.1.2    a streamed reply is stored with its text (before: empty, so    stores_streamed_replies
-#            memory and /history lose the AI's side)
+#   1.1.0    a streamed reply is stored empty, so memory and /history      stores_streamed_replies
+#            lose the AI's side (1.0.19 and 1.1.2+ store its text)
 #   1.1.2    a failing component ends the stream with neither `error` nor   by its shape: turn_failure()
 #            `end`; the error is stored as a message (through 1.7)
 #   1.2      a Chat Input's `files` tweak is a list (before: one path)      files_as_string
@@ -750,7 +750,7 @@ def dialect_for(version: str | None) -> Dialect:
     return Dialect(
         version=version,
         name=f"Langflow {version}" if version else "this server",
-        stores_streamed_replies=not before(1, 1, 2),
+        stores_streamed_replies=before(1, 1) or not before(1, 1, 2),
         files_as_string=before(1, 2),
         takes_variable_headers=not before(1, 7, 1),
         flows_by_folder=before(1, 1),

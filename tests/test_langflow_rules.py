@@ -966,10 +966,10 @@ def test_text_that_only_looks_like_a_providers_error_is_kept_as_it_is():
 
 @pytest.mark.parametrize(
     ("version", "stores"),
-    [("1.0.19", False), ("1.1.1", False), ("1.1.2", True), ("1.1.4", True), ("1.2.0", True), ("1.13.0", True)],
+    [("1.0.19", True), ("1.1.0", False), ("1.1.1", False), ("1.1.2", True), ("1.2.0", True), ("1.13.0", True)],
 )
-def test_streamed_replies_are_stored_with_their_text_from_langflow_1_1_2(version, stores):
-    # seen on real servers: 1.1.1 stores a streamed reply with "" as its text, 1.1.2 to 1.2.0 store it whole
+def test_streamed_replies_are_stored_with_their_text_except_by_langflow_1_1_0_and_1_1_1(version, stores):
+    # seen on real servers: 1.0.19 stores a streamed reply whole, 1.1.0 and 1.1.1 with "" as its text, 1.1.2+ whole
     assert dialect_for(version).stores_streamed_replies is stores
 
 

@@ -78,8 +78,9 @@ exit codes:
   5    the flow waits for a human decision (answer with --resume JOB_ID --choice ACTION)
   130  interrupted (Ctrl-C)
 
-settings (flags win, then the environment, then ./.env, then the user settings file
-$XDG_CONFIG_HOME/langflow-chat/.env, default ~/.config/langflow-chat/.env):
+settings (flags win, then the profile NAME.env of --profile or LANGFLOW_PROFILE, then the
+environment, then ./.env, then the user settings file $XDG_CONFIG_HOME/langflow-chat/.env,
+default ~/.config/langflow-chat/.env; profiles are beside it):
   LANGFLOW_URL       server URL (default http://localhost:7860; alias LANGFLOW_SERVER_URL)
   LANGFLOW_FLOW_ID   flow UUID or endpoint name
   LANGFLOW_API_KEY   API key, sent only as the x-api-key header (never a flag)
@@ -184,6 +185,7 @@ FAILURES: dict[int | str, Failure] = {
         "set it, or give --var {name}=VALUE", USAGE),
     "no-flow": Failure("no flow given: no --flow, and no LANGFLOW_FLOW_ID in {places}",
         "pass --flow FLOW, or set LANGFLOW_FLOW_ID in one of those; --list-flows shows the flows", USAGE),
+    "unknown-profile": Failure("no profile {name!r}: no file {path}", "the profiles there are: {profiles}", USAGE),
     "open-settings": Failure("the settings file {path} holds an API key and other users may read it (mode {mode:o})",
         "make it private: chmod 600 {path}", USAGE),
     "bad-key": Failure("the API key{source} holds a character an HTTP header cannot carry"
@@ -1136,6 +1138,7 @@ class Config(NamedTuple):
     settings_files: tuple[SettingsFile, ...] = ()  # where settings were looked for, in order
     demo_env: str = ""  # the settings file that gave the URL, when tests/demo_server.py wrote it
     background: bool = False  # run as a v2 background run: it survives a dropped connection
+    profile: str = ""  # the profile read (--profile, LANGFLOW_PROFILE)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -1300,10 +1303,26 @@ def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str,
     return variables
 
 
+def read_profile(name: str, environ: Mapping[str, str]) -> tuple[SettingsFile, ...]:
+    """The named profile's settings file, beside the user's settings file; an unknown name says which there are."""
+    if not name:
+        return ()
+    path = user_path("config", f"{name}.env", environ=environ)
+    folder = os.path.dirname(path)
+    files = os.listdir(folder) if os.path.isdir(folder) else []
+    names = sorted(file[:-4] for file in files if file.endswith(".env") and file != ".env")
+    if name not in names:
+        raise failure_error("unknown-profile", name=name, path=path, profiles=", ".join(names) or "none")
+    return (read_user_settings(path),)
+
+
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
-    """Flags win, then the process environment, then the env file, then the user's settings file."""
+    """Flags win, then the named profile (an explicit choice, like a flag), then the process
+    environment, then the env file, then the user's settings file."""
+    profile = args.profile or environ.get("LANGFLOW_PROFILE", "")
+    profiles = read_profile(profile, environ)
     files = (read_env_file(args.env_file), read_user_settings(user_path("config", ".env", environ=environ)))
-    sources = (SettingsFile("the environment", dict(environ), read=True), *files)
+    sources = (*profiles, SettingsFile("the environment", dict(environ), read=True), *files)
 
     def origin(flag: Any, *names: str) -> tuple[str, SettingsFile | None]:
         """The value and the source that gives it (None: a flag, or nothing)."""
@@ -1338,9 +1357,10 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
         verbose=args.verbose,
         url_given=bool(given_url),
         variables=parse_variables(args.var, setting),
-        settings_files=files,
+        settings_files=(*profiles, *files),
         demo_env=url_source.path if url_source is not None and url_source.demo else "",
         background=args.background,
+        profile=profile,
     )
 
 
@@ -1356,7 +1376,8 @@ def settings_read(config: Config) -> str:
     """Which settings files were read, for --version and -v."""
     read = [file.path for file in config.settings_files if file.read]
     looked = " or ".join(file.path for file in config.settings_files)
-    return f"settings read from {', '.join(read)}" if read else f"settings: no file read (looked for {looked})"
+    said = f"settings read from {', '.join(read)}" if read else f"settings: no file read (looked for {looked})"
+    return f"{said} (profile {config.profile})" if config.profile else said
 
 
 def insecure_key_warning(config: Config) -> str | None:
@@ -1447,6 +1468,10 @@ SHARED_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (("--background",), {"action": "store_true", "help": "run in the background (1.10+): survives a dropped line"}),
     (("--env-file",), {"metavar": "PATH", "help": "read settings from this file instead of ./.env"}),
+    (
+        ("--profile",),
+        {"metavar": "NAME", "help": "read settings from NAME.env beside the user settings file (env LANGFLOW_PROFILE)"},
+    ),
     (("--list-flows",), {"action": "store_true", "help": "list the flows this key can run, then exit"}),
     (("--steps",), {"action": "BooleanOptionalAction", "help": "show an agent's steps on stderr (default: at a tty)"}),
     (("-v", "--verbose"), {"action": "store_true", "help": "show requests, responses and tracebacks on stderr"}),

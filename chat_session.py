@@ -183,6 +183,7 @@ FAILURES: dict[int | str, Failure] = {
     "choice-not-allowed": Failure("--choice {choice} is not one of this request's choices: {choices}", "", USAGE),
     "var-not-set": Failure("--var {name}: no environment variable {name} is set",
         "set it, or give --var {name}=VALUE", USAGE),
+    "no-flows": Failure("{server} has no flow this key can run", "create one, or check LANGFLOW_API_KEY", USAGE),
     "no-flow": Failure("no flow given: no --flow, and no LANGFLOW_FLOW_ID in {places}",
         "pass --flow FLOW, or set LANGFLOW_FLOW_ID in one of those; --list-flows shows the flows", USAGE),
     "unknown-profile": Failure("no profile {name!r}: no file {path}", "the profiles there are: {profiles}", USAGE),
@@ -512,6 +513,22 @@ def pick_choice(answer: str, choices: list[tuple[str, str]]) -> str | None:
     if answer.isdigit() and 1 <= int(answer) <= len(choices):
         return choices[int(answer) - 1][0]
     return next((action for action, label in choices if answer.lower() in (action.lower(), label.lower())), None)
+
+
+def pick_flow(answer: str, flows: list[dict]) -> dict | None:
+    """The flow an answer names: its number in the list, its endpoint name or id, or a unique start of one."""
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(flows):
+        return flows[int(answer) - 1]
+    named = [f for f in flows if answer in (f["endpoint_name"], f["id"])]
+    starts = [f for f in flows if any(str(key or "").startswith(answer) for key in (f["endpoint_name"], f["id"]))]
+    found = named or (starts if answer else [])
+    return found[0] if len(found) == 1 else None
+
+
+def flow_setting(listed: dict) -> str:
+    """How the settings name a flow of the list (LANGFLOW_FLOW_ID, and -c's state): its endpoint name, else its id."""
+    return str(listed["endpoint_name"] or listed["id"])
 
 
 # --- Stored messages: history, recaps, listings, exports --------------------------------------
@@ -1775,6 +1792,7 @@ class Server:
         self._flow_uuid: str | None = None
         self._components: dict[str, str] | None = None
         self.pauses = False  # /run refused the flow as one that may pause: it runs in the background
+        self.listed: dict | None = None  # the flow as the flow list shows it, once looked up there
 
     def close(self) -> None:
         self.client.close()
@@ -1823,27 +1841,34 @@ class Server:
     def flow_uuid(self) -> str:
         """Uploads and history take only the flow's UUID: an endpoint name is looked up in the flow list."""
         if self._flow_uuid is None:
-            flow = self.config.flow
-            if is_uuid(flow):
-                self._flow_uuid = flow
+            if is_uuid(self.config.flow):
+                self._flow_uuid = self.config.flow
             else:
-                flows = list_flows(self)
-                listed = next((f for f in flows if flow in (f["id"], f["endpoint_name"])), None)
-                if listed is None and not self.dialect().routes_endpoint_names:  # a flow file's title
-                    listed = next((f for f in flows if flow == f["name"]), None)
-                if listed is None:
-                    raise self.unknown_flow()
-                self._flow_uuid = str(listed["id"])
+                self.check()
         return self._flow_uuid
 
     def check(self) -> None:
         """Before a conversation's first prompt: the URL answers, the key is accepted and the flow
-        exists (looked up in the flow list). A failure is the line a run would give."""
-        flow = self.config.flow
-        if not is_uuid(flow):
-            self.flow_uuid()
-        elif not any(same_uuid(flow, str(listed["id"])) for listed in list_flows(self)):
+        exists, looked up in the flow list (which names it for the banner). A failure is the line
+        a run would give."""
+        flow, flows = self.config.flow, list_flows(self)
+        listed = next((f for f in flows if flow == f["endpoint_name"] or same_uuid(flow, str(f["id"]))), None)
+        if listed is None and not self.dialect().routes_endpoint_names:  # a flow file's title
+            listed = next((f for f in flows if flow == f["name"]), None)
+        if listed is None:
             raise self.unknown_flow()
+        self.use_flow(flow, listed)
+
+    def use_flow(self, flow: str, listed: dict) -> None:
+        """Run this flow of the flow list from now on (`flow`: as the settings name it); nothing
+        kept of another flow is used for it."""
+        self.config = self.client.config = self.config._replace(flow=flow)
+        self._flow_uuid, self._components, self.pauses, self.listed = str(listed["id"]), None, False, listed
+
+    def title(self) -> str:
+        """The flow as a person knows it: its name in the flow list, then its id."""
+        listed = self.listed or {}
+        return f"{listed['name']} ({listed['id']})" if listed.get("name") else self.config.flow
 
     def unknown_flow(self) -> ClientError:
         return failure_error("unknown-flow-name", flow=self.config.flow, server=self.name())
@@ -2507,6 +2532,14 @@ class RemoteFlow:
     def pending(self) -> list[dict]:
         return pending_requests(self.server)
 
+    def flows(self) -> list[dict]:
+        return list_flows(self.server)
+
+    def use(self, listed: dict) -> str:
+        """Run this flow of the list from now on; how the banner names it."""
+        self.server.use_flow(flow_setting(listed), listed)
+        return self.server.title()
+
     def offered(self, use: Callable[[], T]) -> T:
         """What `use` returns; a server that stores no messages (`lfx serve`) says so in one line."""
         server = self.server
@@ -2593,9 +2626,13 @@ def aligned(rows: list[tuple[str, ...]], indent: str = "") -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def flows_table(flows: list[dict]) -> str:
-    rows = [("ENDPOINT", "ID", "NAME")]
-    return aligned(rows + [(str(f["endpoint_name"] or "-"), str(f["id"] or "-"), str(f["name"] or "")) for f in flows])
+def flows_table(flows: list[dict], numbered: bool = False, width: int | None = None) -> str:
+    """--list-flows' table (endpoint, id, name); numbered to pick one (/flows, at the start): number, endpoint, name."""
+    if numbered:
+        rows = [(str(n), str(f["endpoint_name"] or "-"), str(f["name"] or "")) for n, f in enumerate(flows, 1)]
+        return fitted_table([("#", "ENDPOINT", "NAME"), *rows], width)
+    rows = [(str(f["endpoint_name"] or "-"), str(f["id"] or "-"), str(f["name"] or "")) for f in flows]
+    return aligned([("ENDPOINT", "ID", "NAME"), *rows])
 
 
 def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
@@ -2615,7 +2652,11 @@ def sessions_table(sessions: list[dict], numbered: bool, zone: tzinfo | None = N
         count = "-" if summary["messages"] is None else str(summary["messages"])
         row = (str(number), local_time(summary["last_active"], zone), count)
         rows.append((*row, summary["session_id"], one_line(summary["first_message"], FIRST_MESSAGE_WIDTH)))
-    rows = rows if numbered else [row[1:] for row in rows]
+    return fitted_table(rows if numbered else [row[1:] for row in rows], width)
+
+
+def fitted_table(rows: list[tuple[str, ...]], width: int | None) -> str:
+    """Aligned rows; at a terminal `width` columns wide no line wraps: the last column is shortened to fit."""
     if width is None:
         return aligned(rows)
     room = width - 1 - sum(max(len(row[column]) for row in rows) + 2 for column in range(len(rows[0]) - 1))
@@ -3114,8 +3155,12 @@ class LastSessions:
 
     def __init__(self, path: Path, config: Config, warn: Show) -> None:
         self.path, self.url, self.warn = path, config.shown_url, warn
-        self.key = f"{self.url} {config.flow}"
+        self.flow = config.flow  # /flow changes it
         self.warned = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.url} {self.flow}"
 
     def all(self) -> dict[str, str]:
         try:
@@ -3253,6 +3298,25 @@ class Chat:
                 self.flow.resume(str(runs[int(argument) - 1].get("job_id")), line)
             finally:
                 line.end()
+
+    # --- the flows this key can run -------------------------------------------------------------
+
+    def flows(self, _argument: str = "") -> None:
+        """/flows: the flows this key can run, numbered for /flow N."""
+        flows = self.flow.flows()
+        self.terminal.show(flows_table(flows, numbered=True, width=self.terminal.columns()) + "\n")
+        self.note("/flow N (or its endpoint name) continues with that flow")
+
+    def use_flow(self, argument: str) -> None:
+        """/flow NAME: continue with that flow in a new conversation (the old one stays on the server)."""
+        listed = pick_flow(argument, self.flow.flows()) if argument else None
+        if listed is None:
+            self.note(f"no flow {argument!r} (/flows lists them; /flow N or an endpoint name picks one)")
+            return
+        title = self.flow.use(listed)
+        self.last.flow, self.listed = flow_setting(listed), []
+        self.session_id = new_session_id()
+        self.note(f"flow {title}; new session: {self.session_id}")
 
     # --- the conversation and the flow's others on the server ---------------------------------
 
@@ -3551,6 +3615,8 @@ COMMANDS = (
         f"this flow's {RECENT} latest conversations on the server (all: every one)",
         Chat.list_sessions,
     ),
+    Command(("/flows",), "", "the flows this key can run, numbered", Chat.flows),
+    Command(("/flow",), "N|NAME", "continue with flow N of /flows (or NAME) in a new conversation", Chat.use_flow),
     Command(("/resume",), "N|ID", "switch to conversation N of /sessions (or ID) and show its last turns", Chat.resume),
     Command(("/rename",), "NAME", "rename this conversation on the server (also in the Playground)", Chat.rename),
     Command(("/forget",), "", "delete this conversation on the server (asks first), start a new one", Chat.forget),
@@ -3567,10 +3633,10 @@ COMMANDS = (
 )
 
 
-def banner(config: Config, session_id: str, how: str, end_key: str) -> str:
+def banner(url: str, flow: str, session_id: str, how: str, end_key: str) -> str:
     """What a chat at the terminal starts with, on stderr: where it talks, the session, how to leave."""
     return (
-        f"Langflow chat: {config.shown_url}, flow {config.flow}\n"
+        f"Langflow chat: {url}, flow {flow}\n"
         f"session {session_id} ({how}); /help for commands, {end_key} to quit\n"
     )
 
@@ -3633,6 +3699,10 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
     try:
         if args.list_flows:
             return show_flows(server, args.json, out)
+        if not config.flow and terminal.can_ask() and not args.json:
+            if not pick_first_flow(server, terminal):
+                return Exit.OK
+            config = server.config
         require_flow(config)
         last = LastSessions(Path(user_path("state", "sessions.json")), config, terminal.say)
         session_id, how = first_session_id(args, last)
@@ -3659,17 +3729,37 @@ def converse(chat: Chat, server: Server, how: str) -> int:
 
     terminal = chat.terminal
     variable_headers(server)  # --var on a server that would ignore them: exit 2 before any turn
-    server.check()
+    if server.listed is None:  # else it was picked from the flow list just now
+        server.check()
     check_component_names(server)
     if not isatty(terminal.stdin):  # read as UTF-8, stray bytes replaced (utf8_stdio)
         return chat.piped(terminal.stdin)
     at_terminal = isatty(terminal.out)  # else input() has no line editing, and prompts go to stderr
     history = Path(user_path("state", "history"))
     keep = enable_line_editing(history, terminal.say) if at_terminal else lambda entry: None
-    terminal.say(banner(server.config, chat.session_id, how, chat.end_key), end="")
+    terminal.say(banner(server.config.shown_url, server.title(), chat.session_id, how, chat.end_key), end="")
     if how != "new":
         chat.recap()
     return chat.interactive(line_reader(terminal.stdin, terminal.out, terminal.err), keep, echo=not at_terminal)
+
+
+def pick_first_flow(server: Server, terminal: Terminal) -> bool:
+    """No flow given, at a terminal: list the flows this key can run and ask which; False if the input ended."""
+    import shutil
+
+    flows = list_flows(server)
+    if not flows:
+        raise failure_error("no-flows", server=server.name())
+    terminal.say(f"No flow given; the flows this key can run on {server.config.shown_url}:")
+    terminal.say(flows_table(flows, numbered=True, width=shutil.get_terminal_size().columns))
+    while (answer := terminal.read_answer("flow (a number, an endpoint name or its start): ")) is not None:
+        listed = pick_flow(answer, flows)
+        if listed is not None:
+            server.use_flow(flow_setting(listed), listed)
+            return True
+        if answer:
+            terminal.say(f"no flow {answer!r} in the list")
+    return False
 
 
 def first_session_id(args: argparse.Namespace, last: LastSessions) -> tuple[str, str]:

@@ -890,6 +890,13 @@ def old_agent_steps(message: str, contents: list[dict]) -> list[dict]:
 # --- the flow without HTTP, for the conversation loop in memory -------------------------------
 
 
+LISTED_FLOWS = (  # the flow list as list_flows gives it
+    {"endpoint_name": "echo", "id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo"},
+    {"endpoint_name": "echo-twice", "id": "0b6a3b0e-2222-4c3a-9d55-000000000002", "name": "Echo twice"},
+    {"endpoint_name": None, "id": "7c9e2f10-3333-4c3a-9d55-000000000003", "name": "Basic Prompting"},
+)
+
+
 @dataclass
 class FakeFlow:
     """Langflow for the loop: echoes each message unless replies are scripted; records what was asked."""
@@ -898,6 +905,8 @@ class FakeFlow:
     asked: list[tuple[str, str]] = field(default_factory=list)
     stored: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     history_failure: BaseException | None = None
+    flow_list: list[dict] = field(default_factory=lambda: [dict(flow) for flow in LISTED_FLOWS])
+    used: list[dict] = field(default_factory=list)  # the flows /flow switched to, in order
 
     def will_reply(self, *pieces: str | BaseException) -> None:
         """The next reply: text pieces shown in order; an exception is raised where it stands."""
@@ -929,6 +938,13 @@ class FakeFlow:
 
     def resume(self, job_id: str, show: Callable[[str], None]) -> None:
         raise AssertionError("the chat loop's tests have no waiting runs")
+
+    def flows(self) -> list[dict]:
+        return self.flow_list
+
+    def use(self, listed: dict) -> str:
+        self.used.append(listed)
+        return f"{listed['name']} ({listed['id']})"
 
     def rename(self, old: str, new: str) -> None:
         raise AssertionError("the chat loop's tests store no conversations")

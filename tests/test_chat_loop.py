@@ -165,6 +165,56 @@ def test_session_with_an_id_the_server_does_not_know_asks_before_starting_it(tal
     assert talk.chat.session_id == "new-topic"
 
 
+def test_flows_lists_the_flows_numbered_with_endpoint_and_name_on_stdout(talk: ChatTranscript) -> None:
+    talk.type("/flows")
+
+    assert talk.out.getvalue() == (
+        "User: /flows\n"
+        "#  ENDPOINT    NAME\n"
+        "1  echo        Echo\n"
+        "2  echo-twice  Echo twice\n"
+        "3  -           Basic Prompting\n"
+        "User: \n"
+    )
+    assert talk.err.getvalue() == "/flow N (or its endpoint name) continues with that flow\n"
+
+
+def test_flows_fit_the_width_of_a_terminal() -> None:
+    talk = conversation(out=TerminalOutput())
+    talk.flow.flow_list[2]["name"] = "A flow whose name is far too long for a narrow terminal"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("shutil.get_terminal_size", lambda: SimpleNamespace(columns=30, lines=24))
+        talk.type("/flows")
+
+    listing = talk.out.getvalue().splitlines()[1:-1]
+    assert listing[3] == "3  -           A flow whose …" and max(map(len, listing)) == 29
+
+
+@pytest.mark.parametrize(
+    ("typed", "picked"),
+    [("2", 1), ("echo-twice", 1), ("echo", 0), ("7c9e", 2), ("0b6a3b0e-1111-4c3a-9d55-000000000001", 0)],
+)
+def test_flow_continues_with_that_flow_in_a_new_conversation(
+    talk: ChatTranscript, fresh_ids: None, typed: str, picked: int
+) -> None:
+    listed = talk.flow.flow_list[picked]
+    talk.type("hello", f"/flow {typed}", "hello there")
+
+    assert talk.flow.used == [listed]
+    assert talk.flow.asked == [("hello", SESSION), ("hello there", "session-2")]
+    assert talk.err.getvalue() == f"flow {listed['name']} ({listed['id']}); new session: session-2\n"
+    assert talk.chat.last.flow == (listed["endpoint_name"] or listed["id"])  # what -c remembers it under
+
+
+@pytest.mark.parametrize("typed", ["", "ech", "4", "nope"])
+def test_flow_naming_no_flow_or_several_says_so_and_stays(talk: ChatTranscript, typed: str) -> None:
+    talk.type(f"/flow {typed}".strip(), "hello")
+
+    assert (talk.flow.used, talk.flow.asked) == ([], [("hello", SESSION)])
+    assert talk.err.getvalue() == f"no flow {typed!r} (/flows lists them; /flow N or an endpoint name picks one)\n"
+
+
 def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 

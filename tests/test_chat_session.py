@@ -10,6 +10,7 @@ a real Ctrl-C, the input history file.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 import subprocess
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, run_in_terminal, sent_messages
+from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, chat_terminals, run_in_terminal, sent_messages
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -63,7 +64,8 @@ def sent_session_ids(fake: FakeLangflow) -> list[str]:
 
 
 def banner(fake: FakeLangflow, session_id: str, how: str) -> str:
-    return f"Langflow chat: {fake.url}, flow echo\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n"
+    flow = f"{fake.flows[0]['name']} ({fake.flows[0]['id']})"  # the echo flow as the flow list names it
+    return f"Langflow chat: {fake.url}, flow {flow}\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n"
 
 
 def interrupt_a_story(fake: FakeLangflow, terminal: Terminal) -> None:
@@ -270,6 +272,65 @@ def test_a_chat_with_a_tweak_for_a_missing_component_ends_before_the_first_messa
 def test_the_start_check_is_one_request(fake: FakeLangflow, fake_env, piped, flow: str) -> None:
     assert piped(stdin="", env={**fake_env, "LANGFLOW_FLOW_ID": flow}).returncode == 0
     assert [seen.path for seen in fake.requests] == ["/api/v1/flows/"]
+
+
+# --- A flow picked at the start ------------------------------------------------------------------
+
+PICK = "flow (a number, an endpoint name or its start): "
+
+
+@pytest.fixture
+def no_flow_env(fake_env) -> dict[str, str]:
+    env = {name: value for name, value in fake_env.items() if name != "LANGFLOW_FLOW_ID"}
+    return {**env, "TERM": "dumb", "INPUTRC": os.devnull}
+
+
+def test_at_a_terminal_without_a_flow_the_flows_are_listed_fitting_the_width_and_one_is_picked(
+    fake: FakeLangflow, no_flow_env, tmp_path: Path
+) -> None:
+    fake.flows[1]["name"] = "Basic Prompting, with a name far too long for this narrow terminal"
+    with chat_terminals(no_flow_env, tmp_path, TIMEOUT, size=(24, 50)) as start:
+        terminal = Terminal(start(), TIMEOUT)
+        terminal.expect(PICK)
+        terminal.type("nope")
+        terminal.expect(f"no flow 'nope' in the list\n{PICK}")
+        terminal.type("ec")  # the start of an endpoint name
+        terminal.say("hello")
+        terminal.ctrl_d()
+        assert terminal.exit_code() == 0
+    assert terminal.screen.startswith(
+        f"No flow given; the flows this key can run on {fake.url}:\n"
+        "#  ENDPOINT  NAME\n"
+        "1  echo      Echo\n"
+        "2  -         Basic Prompting, with a name far to…\n"  # 49 columns: none wraps
+        f"{PICK}nope\n"
+    )
+    [session_id] = sent_session_ids(fake)
+    assert banner(fake, session_id, "new") in terminal.screen
+    assert [seen.path for seen in fake.requests].count("/api/v1/flows/") == 1  # no other listing for the banner
+    assert [seen.path for seen in fake.runs()] == ["/api/v1/run/echo"]
+
+
+def test_ctrl_d_at_the_flow_question_leaves_with_0_and_sends_nothing(
+    fake: FakeLangflow, no_flow_env, tmp_path: Path
+) -> None:
+    with chat_terminals(no_flow_env, tmp_path, TIMEOUT) as start:
+        terminal = Terminal(start(), TIMEOUT)
+        terminal.expect(PICK)
+        terminal.ctrl_d()
+        assert terminal.exit_code() == 0
+    assert fake.runs() == [] and "User:" not in terminal.screen
+
+
+@pytest.mark.parametrize("how", ["piped", "json"])
+def test_piped_or_with_json_no_flow_is_still_the_one_line_no_flow_given(no_flow_env, piped, tmp_path, how) -> None:
+    if how == "piped":
+        result = piped(stdin="hi\n", env=no_flow_env)
+        code, shown = result.returncode, result.stderr
+    else:
+        child = run_in_terminal("chat_session.py", "--list-sessions", "--json", env=no_flow_env, cwd=tmp_path)
+        code, shown = child.exitstatus, child.logfile_read.getvalue()
+    assert code == 2 and shown.startswith("error: no flow given: ") and shown.count("\n") == 1
 
 
 # --- Piped -------------------------------------------------------------------------------------

@@ -907,7 +907,7 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
     held: set[Any] = set()  # messages cut by a gap: shown again only from their whole text
     expected: dict[Any, str] = {}  # text shown from an add_message, that its tokens may repeat
     current: Any = None
-    count, kind, user_message_id, gaps_seen = 0, "", None, 0
+    count, kind, user_message_id, gaps_seen, session = 0, "", None, 0, ""
 
     def start(message_id: Any) -> None:
         nonlocal current
@@ -925,6 +925,7 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
         data = data if isinstance(data, dict) else {}
         if kind == "add_message" and data.get("sender") == "User" and user_message_id is None:
             user_message_id = data.get("id")
+        session = str(data.get("session_id") or session) if kind == "add_message" else session
         message_id = data.get("id", "tokens") if kind == "token" else data.get("id") or data.get("text")
         if not isinstance(message_id, (str, int)):
             message_id = str(message_id)
@@ -950,7 +951,10 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
                 for text in filter(None, reply_texts(result)):
                     start(text)
                     show(text)
-            return result if isinstance(result, dict) else {}
+            result = result if isinstance(result, dict) else {}
+            if session:  # the messages' session when `end` has none (or was dropped unread: its text was shown)
+                result.setdefault("session_id", session)
+            return result
     raise StreamEnded(count, kind, user_message_id)
 
 
@@ -2510,14 +2514,17 @@ class RemoteFlow:
             raise human_needed(job_id, request)
         return decision
 
-    def ask(self, message: str, session_id: str, show: Show) -> None:
+    def ask(self, message: str, session_id: str, show: Show) -> str:
+        """One turn; the session the server answered in (which wins over the one sent)."""
         with self.terminal.turn():
             handlers = {
                 "show": show if self.stream else None,
                 "on_step": self.terminal.step_shower(),
                 "decide": self.decide,
             }
-            show(unshown_text(ask(self.server, message, session_id, **handlers)))
+            reply = ask(self.server, message, session_id, **handlers)
+            show(unshown_text(reply))
+        return str(dig(reply.result, "session_id") or session_id)
 
     def resume(self, job_id: str, show: Show) -> None:
         """Answer a waiting background run (/pending N) and show its reply, as a turn does."""
@@ -3234,8 +3241,10 @@ class Chat:
         session_id: str,
         end_key: str = end_of_input_key(),
         now: Callable[[], datetime] | None = None,
+        verbose: bool = False,
     ) -> None:
         self.flow, self.terminal, self.last, self.session_id = flow, terminal, last, session_id
+        self.verbose = verbose  # -v: say when the server answers in another session
         self.end_key = end_key  # named in hints: Ctrl-D, or Ctrl-Z then Enter on Windows
         self.now = now
         self.note, self.aside = terminal.say, terminal.aside
@@ -3251,7 +3260,7 @@ class Chat:
         """Send one message and show the reply; a failure is reported and kept for /retry."""
         line = ReplyLine(self.terminal)
         try:
-            self.flow.ask(message, self.session_id, line)
+            answered = self.flow.ask(message, self.session_id, line) or self.session_id
             if line.shown and not line.had_text:
                 self.terminal.empty_reply_note()
         except ClientError as error:
@@ -3266,6 +3275,9 @@ class Chat:
             raise
         line.end()
         self.pending = None
+        if answered != self.session_id and self.verbose:
+            self.note(f"the server answered in session {answered}: the conversation goes on there")
+        self.session_id = answered
         self.last.remember(self.session_id)
         return True
 
@@ -3706,7 +3718,8 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
         require_flow(config)
         last = LastSessions(Path(user_path("state", "sessions.json")), config, terminal.say)
         session_id, how = first_session_id(args, last)
-        chat = Chat(RemoteFlow(server, terminal, stream=not args.no_stream), terminal, last, session_id)
+        flow = RemoteFlow(server, terminal, stream=not args.no_stream)
+        chat = Chat(flow, terminal, last, session_id, verbose=config.verbose)
         if args.list_sessions and args.json:
             print_json(chat.sessions(args.all).sessions, out)
         elif args.list_sessions:

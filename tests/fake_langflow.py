@@ -541,6 +541,7 @@ class FakeLangflow(V2Workflows):
         self.hitl_flows: set[str] = set()  # flow ids or endpoint names /api/v1/run refuses, as human-input flows
         self.keepalive_every = 15.0  # seconds of silence before a ": keepalive" comment on an open event stream
         self.slow: dict[str, float] = {}  # path -> seconds every answer to it waits (a busy server)
+        self.answer_session: str | None = None  # the session id runs answer in, whatever was sent (a gateway's)
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -693,6 +694,7 @@ class FakeLangflow(V2Workflows):
         """Like an echo flow: the reply is the message; the session's turns are remembered."""
         body = seen.json()
         message, session_id = body.get("input_value") or "", body.get("session_id") or seen.path.rsplit("/", 1)[1]
+        session_id = self.answer_session or session_id
         files = (body.get("tweaks") or {}).get("Chat Input", {}).get("files")
         if self.version == "1.1.1" and isinstance(files, list):  # what Langflow 1.1.1 answers
             detail = error_envelope("expected str, bytes or os.PathLike object, not list")

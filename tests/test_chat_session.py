@@ -371,6 +371,20 @@ def test_a_piped_conversation_without_streaming_also_uses_one_connection(
     assert fake.connections == 1
 
 
+@pytest.mark.parametrize("mode", [(), ("--no-stream",)], ids=["stream", "whole"])
+def test_the_session_the_server_answers_in_wins_and_continue_remembers_it(
+    fake: FakeLangflow, piped: Callable[..., Completed], mode: tuple[str, ...]
+) -> None:
+    fake.answer_session = "gateway-42"  # as a server or gateway that picks its own session id
+    result = piped("-v", *mode, stdin="one\ntwo\n")
+    assert result.returncode == 0 and result.stdout == "User: one\nAI: one\n\nUser: two\nAI: two\n\n"
+    first, second = sent_session_ids(fake)
+    assert first != "gateway-42" and second == "gateway-42"
+    assert result.stderr.count("the server answered in session gateway-42: the conversation goes on there\n") == 1
+    assert piped(*mode, "-c", stdin="three\n").returncode == 0
+    assert sent_session_ids(fake)[2] == "gateway-42"
+
+
 @pytest.mark.parametrize(
     ("failure", "error_line"), [(FLOW_ERROR, FLOW_ERROR_LINE), (Reply(drop=True), DROPPED_LINE)], ids=["500", "dropped"]
 )

@@ -2273,17 +2273,19 @@ def pending_requests(server: Server) -> list[dict]:
 FILE_TWEAK_KEY = "Chat Input"  # Langflow matches a tweak key against component ids and display names
 
 
-def attach_files(server: Server, paths: list[str]) -> dict:
-    """The run's tweaks with --file paths uploaded and attached to the Chat Input, as Langflow's own
-    generated client does (up to 1.1.1: as the one path string `files` then takes)."""
-    tweaks = server.config.tweaks
+def attach_files(server: Server, paths: list[str], tweaks: dict | None = None) -> dict:
+    """The run's tweaks (--tweaks, or `tweaks`, which may hold files already) with --file paths
+    uploaded and attached to the Chat Input, as Langflow's own generated client does (up to
+    1.1.1: as the one path string `files` then takes)."""
+    tweaks = server.config.tweaks if tweaks is None else tweaks
     if not paths:
         return tweaks
     dialect = server.dialect()
     if not dialect.takes_tweaks:
         raise failure_error("not-offered", server=dialect.name, what="files (--file)")
-    if dialect.files_as_string and len(paths) > 1:
-        raise usage_error(f"Langflow {dialect.version} takes one file per message (give --file once)")
+    chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
+    if dialect.files_as_string and len(paths) + bool(chat_input.get("files")) > 1:
+        raise usage_error(f"Langflow {dialect.version} takes one file per message")
     stored = []
     for path in paths:
         with open(path, "rb") as handle:
@@ -2294,7 +2296,6 @@ def attach_files(server: Server, paths: list[str]) -> dict:
         if not file_path:
             raise failure_error("not-stored", path=path)
         stored.append(file_path)
-    chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
     chat_input["files"] = stored[0] if dialect.files_as_string else [*as_list(chat_input.get("files")), *stored]
     return {**tweaks, FILE_TWEAK_KEY: chat_input}
 
@@ -2514,7 +2515,7 @@ class RemoteFlow:
             raise human_needed(job_id, request)
         return decision
 
-    def ask(self, message: str, session_id: str, show: Show) -> str:
+    def ask(self, message: str, session_id: str, show: Show, tweaks: dict | None = None) -> str:
         """One turn; the session the server answered in (which wins over the one sent)."""
         with self.terminal.turn():
             handlers = {
@@ -2522,7 +2523,7 @@ class RemoteFlow:
                 "on_step": self.terminal.step_shower(),
                 "decide": self.decide,
             }
-            reply = ask(self.server, message, session_id, **handlers)
+            reply = ask(self.server, message, session_id, tweaks=tweaks, **handlers)
             show(unshown_text(reply))
         return str(dig(reply.result, "session_id") or session_id)
 
@@ -2538,6 +2539,10 @@ class RemoteFlow:
 
     def pending(self) -> list[dict]:
         return pending_requests(self.server)
+
+    def attach(self, paths: list[str], tweaks: dict | None) -> dict:
+        """Upload files for the next turn: its tweaks (`tweaks`: with the files attached before)."""
+        return attach_files(self.server, readable_files(paths), tweaks)
 
     def flows(self) -> list[dict]:
         return list_flows(self.server)
@@ -3253,6 +3258,8 @@ class Chat:
         self.read_line: ReadLine | None = None  # the terminal's, for y/N questions
         self.listed: list[str] = []  # the session ids of the last /sessions, for /resume N
         self.cut: set[tuple[str, str]] = set()  # (session id, message) of replies this chat interrupted
+        self.files: list[str] = []  # attached to the next message (/file), uploaded into self.tweaks
+        self.tweaks: dict | None = None
 
     # --- turns ------------------------------------------------------------------------------------
 
@@ -3260,7 +3267,7 @@ class Chat:
         """Send one message and show the reply; a failure is reported and kept for /retry."""
         line = ReplyLine(self.terminal)
         try:
-            answered = self.flow.ask(message, self.session_id, line) or self.session_id
+            answered = self.flow.ask(message, self.session_id, line, self.tweaks) or self.session_id
             if line.shown and not line.had_text:
                 self.terminal.empty_reply_note()
         except ClientError as error:
@@ -3274,7 +3281,7 @@ class Chat:
             self.cut.add((self.session_id, message.strip()))
             raise
         line.end()
-        self.pending = None
+        self.pending, self.files, self.tweaks = None, [], None
         if answered != self.session_id and self.verbose:
             self.note(f"the server answered in session {answered}: the conversation goes on there")
         self.session_id = answered
@@ -3310,6 +3317,18 @@ class Chat:
                 self.flow.resume(str(runs[int(argument) - 1].get("job_id")), line)
             finally:
                 line.end()
+
+    def attach(self, argument: str) -> None:
+        """/file PATH...: upload files for the next message only (kept until one gets through); /file shows them."""
+        import shlex
+
+        try:
+            paths = [path.strip('"') for path in shlex.split(argument, posix=os.name != "nt")]
+        except ValueError as exc:
+            raise usage_error(f"/file {argument}: {exc}") from None
+        if paths:
+            self.tweaks, self.files = self.flow.attach(paths, self.tweaks), self.files + paths
+        self.note(f"attached to your next message: {', '.join(self.files)}" if self.files else "no file attached")
 
     # --- the flows this key can run -------------------------------------------------------------
 
@@ -3639,6 +3658,7 @@ COMMANDS = (
         "list this flow's runs waiting for a human decision; /pending N answers run N",
         Chat.pending_runs,
     ),
+    Command(("/file",), "[PATH...]", "upload files for the next message; /file alone shows them", Chat.attach),
     Command(("/multi", '"""'), "", "type several lines as one message; end it the same way", None),
     Command(("/exit", "/quit"), "", "leave (so does {end_key})", lambda _chat, _a: False),
     Command(("//text",), "", 'send "/text" (a message that starts with a slash)', None),

@@ -18,6 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -909,13 +910,22 @@ class FakeFlow:
     history_failure: BaseException | None = None
     flow_list: list[dict] = field(default_factory=lambda: [dict(flow) for flow in LISTED_FLOWS])
     used: list[dict] = field(default_factory=list)  # the flows /flow switched to, in order
+    tweaks: list[dict | None] = field(default_factory=list)  # each turn's tweaks (None: --tweaks as given)
+    attached: list[list[str]] = field(default_factory=list)  # the paths of each /file
+
+    def attach(self, paths: list[str], tweaks: dict | None) -> dict:
+        """As RemoteFlow.attach, with each path "uploaded" as uploaded/<its name>."""
+        self.attached.append(paths)
+        files = [*(tweaks or {}).get("Chat Input", {}).get("files", []), *(f"uploaded/{Path(p).name}" for p in paths)]
+        return {"Chat Input": {"files": files}}
 
     def will_reply(self, *pieces: str | BaseException) -> None:
         """The next reply: text pieces shown in order; an exception is raised where it stands."""
         self.replies.append(pieces)
 
-    def ask(self, message: str, session_id: str, show: Callable[[str], None]) -> None:
+    def ask(self, message: str, session_id: str, show: Callable[[str], None], tweaks: dict | None = None) -> None:
         self.asked.append((message, session_id))
+        self.tweaks.append(tweaks)
         for piece in self.replies.popleft() if self.replies else (message,):
             if isinstance(piece, BaseException):
                 raise piece

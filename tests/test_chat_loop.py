@@ -215,6 +215,33 @@ def test_flow_naming_no_flow_or_several_says_so_and_stays(talk: ChatTranscript, 
     assert talk.err.getvalue() == f"no flow {typed!r} (/flows lists them; /flow N or an endpoint name picks one)\n"
 
 
+def test_file_uploads_files_for_the_next_message_only_and_file_alone_shows_them(talk: ChatTranscript) -> None:
+    talk.type("/file", "/file a.png 'my notes.txt'", "/file b.pdf", "/file", "what are these?", "and now?", "/file")
+
+    assert talk.flow.attached == [["a.png", "my notes.txt"], ["b.pdf"]]
+    files = ["uploaded/a.png", "uploaded/my notes.txt", "uploaded/b.pdf"]
+    assert talk.flow.tweaks == [{"Chat Input": {"files": files}}, None]
+    attached = "attached to your next message: a.png, my notes.txt, b.pdf\n"
+    assert talk.err.getvalue() == (
+        "no file attached\nattached to your next message: a.png, my notes.txt\n" + attached * 2 + "no file attached\n"
+    )
+
+
+def test_files_stay_attached_until_a_message_gets_through(talk: ChatTranscript) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+    talk.type("/file a.png", "what is this?", "/retry")
+
+    assert talk.flow.tweaks == [{"Chat Input": {"files": ["uploaded/a.png"]}}] * 2
+    assert (talk.chat.files, talk.chat.tweaks) == ([], None)
+
+
+def test_file_with_an_unclosed_quote_is_one_error_line(talk: ChatTranscript) -> None:
+    talk.type("/file 'a.png")
+
+    assert talk.err.getvalue() == "error: /file 'a.png: No closing quotation\n"
+    assert talk.flow.attached == []
+
+
 def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: ChatTranscript) -> None:
     talk.flow.will_reply(core.ClientError(FLOW_FAILED))
 

@@ -274,6 +274,42 @@ def test_the_start_check_is_one_request(fake: FakeLangflow, fake_env, piped, flo
     assert [seen.path for seen in fake.requests] == ["/api/v1/flows/"]
 
 
+# --- Files in the chat -----------------------------------------------------------------------------
+
+
+def test_file_uploads_to_the_flow_and_attaches_to_the_next_message_only(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    (tmp_path / "terminal" / "note.txt").write_text("a file for the flow")
+    terminal = spawn_session()
+    terminal.type("/file missing.txt")
+    terminal.expect("error: cannot read --file missing.txt: No such file or directory\nUser: ")
+    terminal.type("/file note.txt")
+    terminal.expect("attached to your next message: note.txt\nUser: ")
+    terminal.say("what is this?")
+    terminal.say("and this?")
+
+    uploads = [seen.path for seen in fake.requests if seen.path.startswith("/api/v1/files/upload/")]
+    assert uploads == [f"/api/v1/files/upload/{fake.flows[0]['id']}"]
+    first, second = (seen.json().get("tweaks") for seen in fake.runs())
+    assert (first, second) == ({"Chat Input": {"files": [f"{fake.flows[0]['id']}/2026-11-21_note.txt"]}}, None)
+
+
+def test_file_on_langflow_1_1_1_takes_one_file_per_message(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    fake.version = "1.1.1"
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "terminal" / name).write_text(name)
+    terminal = spawn_session()
+    terminal.type("/file a.txt b.txt")
+    terminal.expect("error: Langflow 1.1.1 takes one file per message\nUser: ")
+    terminal.type("/file a.txt")
+    terminal.expect("attached to your next message: a.txt\nUser: ")
+    terminal.type("/file b.txt")
+    terminal.expect("error: Langflow 1.1.1 takes one file per message\nUser: ")
+
+
 # --- A flow picked at the start ------------------------------------------------------------------
 
 PICK = "flow (a number, an endpoint name or its start): "

@@ -181,8 +181,8 @@ class StoredFlow(FakeFlow):
     forgotten: list[str] = field(default_factory=list)
     refusal: core.ClientError | None = None  # raised by rename and forget
 
-    def ask(self, message_text: str, session_id: str, show) -> None:
-        super().ask(message_text, session_id, show)
+    def ask(self, message_text: str, session_id: str, show, tweaks: dict | None = None) -> None:
+        super().ask(message_text, session_id, show, tweaks)
         self.store(session_id, ("User", message_text), ("Machine", message_text))
 
     def store(self, session_id: str, *turns: tuple[str, str]) -> None:

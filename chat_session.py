@@ -3123,6 +3123,32 @@ def readline_prompt(prompt: str, readline: Any) -> str:
     return ESCAPE_CODE.sub(lambda code: f"\001{code.group()}\002", prompt)
 
 
+def edited_text(environ: Mapping[str, str] = os.environ) -> str:
+    """What the user wrote in their editor ($VISUAL, $EDITOR, else notepad or vi) on a private
+    temporary file, deleted after. As git does, the editor has the terminal, Ctrl-C included."""
+    import signal
+    import subprocess
+    import tempfile
+
+    editor = environ.get("VISUAL") or environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
+    handle, path = tempfile.mkstemp(prefix="langflow-chat-", suffix=".md")  # mode 0600
+    os.close(handle)
+    command = f'{editor} "{path}"' if os.name == "nt" else [f'exec {editor} "$@"', editor, path]
+    ignored = signal.signal(signal.SIGINT, lambda *_: None)  # here only: the editor starts with the default
+    try:
+        try:  # on POSIX the shell runs it, as git does: it may have arguments (`code --wait`)
+            code = subprocess.Popen(command, shell=os.name != "nt").wait()
+        except OSError as exc:
+            raise usage_error(f"cannot start the editor {editor}: {exc.strerror or exc}") from None
+        finally:
+            signal.signal(signal.SIGINT, ignored)
+        if code:
+            raise usage_error(f"the editor {editor} failed (exit status {code}): nothing sent")
+        return read_text_file(path, "edited message").rstrip()
+    finally:
+        os.unlink(path)
+
+
 # --- Local state: the last conversation per server and flow (for -c) ---------------------------
 
 
@@ -3577,6 +3603,19 @@ class Chat:
             except KeyboardInterrupt:
                 self.note("[interrupted]" + (" (/retry sends it again)" if self.pending else ""))
 
+    def edited(self) -> str:
+        """/edit: the message written in the user's editor, shown as it is sent ("": nothing to send)."""
+        try:
+            message = edited_text()
+        except ClientError as error:
+            self.note(f"error: {error}")
+            return ""
+        if not message.strip():
+            self.note("nothing written: nothing sent")
+            return ""
+        self.aside(message)
+        return message
+
     def read_message(self, read_line: ReadLine) -> tuple[str, str | None]:
         """(the history entry, the message) a prompt reads; the message is None for a command.
         /multi and \"\"\" collect several lines; a line holding line breaks (a paste, or a recalled
@@ -3588,6 +3627,9 @@ class Chat:
             return message, message
         if stripped.startswith("//"):
             return line, stripped[1:]
+        if stripped == "/edit":
+            message = self.edited()
+            return message, message
         if stripped == "/multi":
             self.aside(f"(several lines: /multi on a line of its own sends them, {self.end_key} too)")
             message = "\n".join(read_until(lambda text: text.strip() == "/multi", read_line))
@@ -3659,6 +3701,7 @@ COMMANDS = (
         Chat.pending_runs,
     ),
     Command(("/file",), "[PATH...]", "upload files for the next message; /file alone shows them", Chat.attach),
+    Command(("/edit",), "", "write a message in $VISUAL or $EDITOR; what is saved is sent", None),
     Command(("/multi", '"""'), "", "type several lines as one message; end it the same way", None),
     Command(("/exit", "/quit"), "", "leave (so does {end_key})", lambda _chat, _a: False),
     Command(("//text",), "", 'send "/text" (a message that starts with a slash)', None),

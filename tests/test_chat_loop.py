@@ -9,7 +9,9 @@ whole: all of standard output, all of standard error.
 from __future__ import annotations
 
 import io
+import os
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -240,6 +242,59 @@ def test_file_with_an_unclosed_quote_is_one_error_line(talk: ChatTranscript) -> 
 
     assert talk.err.getvalue() == "error: /file 'a.png: No closing quotation\n"
     assert talk.flow.attached == []
+
+
+def edited_files(log: Path) -> list[tuple[str, str, str]]:
+    """(file, mode, size at the start) of each file the fake editor was given."""
+    return [tuple(line.rsplit(" ", 3)[1:]) for line in log.read_text().splitlines()]
+
+
+def test_edit_sends_what_was_saved_in_the_editor_as_one_message(
+    talk: ChatTranscript, fake_editor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISUAL", fake_editor.command)
+    monkeypatch.setenv("EDITOR_LOG", str(fake_editor.log))
+    monkeypatch.setenv("EDITOR_TEXT", "Summarise this:\n\n- one\n- two\n\n")
+
+    talk.type("/edit")
+
+    assert talk.flow.asked == [("Summarise this:\n\n- one\n- two", SESSION)]
+    assert talk.out.getvalue() == "User: /edit\nAI: Summarise this:\n\n- one\n- two\n\nUser: \n"
+    assert talk.err.getvalue() == "Summarise this:\n\n- one\n- two\n"  # what was sent, as it goes
+    assert talk.kept == ["Summarise this:\n\n- one\n- two"]  # the message, for the arrow keys
+    [(path, mode, size)] = edited_files(fake_editor.log)
+    assert (mode, size) == ("600", "0") and not Path(path).exists()  # private, empty, deleted after
+
+
+@pytest.mark.parametrize(("text", "code", "said"), [(" \n\n", "0", "nothing written"), ("hi", "1", "exit status 1")])
+def test_edit_with_nothing_written_or_a_failed_editor_sends_nothing(
+    talk: ChatTranscript, fake_editor, monkeypatch: pytest.MonkeyPatch, text: str, code: str, said: str
+) -> None:
+    monkeypatch.setenv("VISUAL", fake_editor.command)
+    monkeypatch.setenv("EDITOR_LOG", str(fake_editor.log))
+    monkeypatch.setenv("EDITOR_TEXT", text)
+    monkeypatch.setenv("EDITOR_EXIT", code)
+
+    talk.type("/edit", "hello")
+
+    assert talk.flow.asked == [("hello", SESSION)] and said in talk.err.getvalue()
+    [(path, _mode, _size)] = edited_files(fake_editor.log)
+    assert not Path(path).exists()
+
+
+@pytest.mark.parametrize("chosen", ["VISUAL", "EDITOR", "vi"])
+def test_the_editor_is_visual_else_editor_else_vi(fake_editor, tmp_path: Path, chosen: str) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "vi").write_text(f'#!/bin/sh\nexec {fake_editor.command} vi "$@"\n')
+    (tmp_path / "bin" / "vi").chmod(0o755)
+    visual, editor = f"{fake_editor.command} visual", f"{fake_editor.command} editor"
+    environ = {"VISUAL": {"VISUAL": visual, "EDITOR": editor}, "EDITOR": {"EDITOR": editor}, "vi": {}}[chosen]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+        patch.setenv("EDITOR_LOG", str(fake_editor.log))
+        patch.setenv("EDITOR_TEXT", "hi")
+        assert core.edited_text(environ) == "hi"
+    assert fake_editor.log.read_text().startswith(f"['{chosen.lower()}'] ")
 
 
 def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: ChatTranscript) -> None:

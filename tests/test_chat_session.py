@@ -310,6 +310,18 @@ def test_file_on_langflow_1_1_1_takes_one_file_per_message(
     terminal.expect("error: Langflow 1.1.1 takes one file per message\nUser: ")
 
 
+def test_edit_gives_the_editor_the_terminal_ctrl_c_included_then_sends_what_it_saved(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], fake_editor
+) -> None:
+    env = {**fake_editor.env, "EDITOR_TEXT": "a long\nmessage\n", "EDITOR_WAITS_FOR_CTRL_C": "1"}
+    terminal = spawn_session(env=env)
+    terminal.type("/edit")
+    terminal.expect("/edit\nediting...\n")  # no waiting line: the editor has the screen
+    terminal.ctrl_c()  # the editor's, as in vi: the chat neither stops it nor takes it
+    terminal.expect("the editor got Ctrl-C\na long\nmessage\nAI: a long\nmessage\n\nUser: ")  # after the tty's ^C
+    assert sent_messages(fake) == ["a long\nmessage"]
+
+
 # --- A flow picked at the start ------------------------------------------------------------------
 
 PICK = "flow (a number, an endpoint name or its start): "

@@ -1338,8 +1338,7 @@ def read_profile(name: str, environ: Mapping[str, str]) -> tuple[SettingsFile, .
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
-    """Flags win, then the named profile (an explicit choice, like a flag), then the process
-    environment, then the env file, then the user's settings file."""
+    """Flags win, then the profile (chosen for this run, as a flag is), the environment, the env file, the user file."""
     profile = args.profile or environ.get("LANGFLOW_PROFILE", "")
     profiles = read_profile(profile, environ)
     files = (read_env_file(args.env_file), read_user_settings(user_path("config", ".env", environ=environ)))
@@ -1489,10 +1488,7 @@ SHARED_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (("--background",), {"action": "store_true", "help": "run in the background (1.10+): survives a dropped line"}),
     (("--env-file",), {"metavar": "PATH", "help": "read settings from this file instead of ./.env"}),
-    (
-        ("--profile",),
-        {"metavar": "NAME", "help": "read settings from NAME.env beside the user settings file (env LANGFLOW_PROFILE)"},
-    ),
+    (("--profile",), {"metavar": "NAME", "help": "settings NAME.env beside the user settings (env LANGFLOW_PROFILE)"}),
     (("--list-flows",), {"action": "store_true", "help": "list the flows this key can run, then exit"}),
     (("--steps",), {"action": "BooleanOptionalAction", "help": "show an agent's steps on stderr (default: at a tty)"}),
     (("-v", "--verbose"), {"action": "store_true", "help": "show requests, responses and tracebacks on stderr"}),
@@ -1852,9 +1848,7 @@ class Server:
         return self._flow_uuid
 
     def check(self) -> None:
-        """Before a conversation's first prompt: the URL answers, the key is accepted and the flow
-        exists, looked up in the flow list (which names it for the banner). A failure is the line
-        a run would give."""
+        """Before the first prompt: the URL, the key and the flow work (the flow list has it, and names it)."""
         flow, flows = self.config.flow, list_flows(self)
         listed = next((f for f in flows if flow == f["endpoint_name"] or same_uuid(flow, str(f["id"]))), None)
         if listed is None and not self.dialect().routes_endpoint_names:  # a flow file's title
@@ -1864,8 +1858,7 @@ class Server:
         self.use_flow(flow, listed)
 
     def use_flow(self, flow: str, listed: dict) -> None:
-        """Run this flow of the flow list from now on (`flow`: as the settings name it); nothing
-        kept of another flow is used for it."""
+        """Run this flow of the list from now on (`flow`: as settings name it); nothing kept of another is used."""
         self.config = self.client.config = self.config._replace(flow=flow)
         self._flow_uuid, self._components, self.pauses, self.listed = str(listed["id"]), None, False, listed
 
@@ -2274,9 +2267,8 @@ FILE_TWEAK_KEY = "Chat Input"  # Langflow matches a tweak key against component 
 
 
 def attach_files(server: Server, paths: list[str], tweaks: dict | None = None) -> dict:
-    """The run's tweaks (--tweaks, or `tweaks`, which may hold files already) with --file paths
-    uploaded and attached to the Chat Input, as Langflow's own generated client does (up to
-    1.1.1: as the one path string `files` then takes)."""
+    """The run's tweaks (or `tweaks`: with files attached already) with --file paths uploaded and attached to the
+    Chat Input, as Langflow's own generated client does (up to 1.1.1: as the one path string `files` then takes)."""
     tweaks = server.config.tweaks if tweaks is None else tweaks
     if not paths:
         return tweaks
@@ -2639,12 +2631,11 @@ def aligned(rows: list[tuple[str, ...]], indent: str = "") -> str:
 
 
 def flows_table(flows: list[dict], numbered: bool = False, width: int | None = None) -> str:
-    """--list-flows' table (endpoint, id, name); numbered to pick one (/flows, at the start): number, endpoint, name."""
-    if numbered:
-        rows = [(str(n), str(f["endpoint_name"] or "-"), str(f["name"] or "")) for n, f in enumerate(flows, 1)]
-        return fitted_table([("#", "ENDPOINT", "NAME"), *rows], width)
-    rows = [(str(f["endpoint_name"] or "-"), str(f["id"] or "-"), str(f["name"] or "")) for f in flows]
-    return aligned([("ENDPOINT", "ID", "NAME"), *rows])
+    """--list-flows' table; numbered, to pick one (/flows, at the start): number, endpoint, name, fitting `width`."""
+    rows = [("ENDPOINT", "ID", "NAME")]
+    rows += [(str(f["endpoint_name"] or "-"), str(f["id"] or "-"), str(f["name"] or "")) for f in flows]
+    numbered_rows = [(str(n or "#"), end, name) for n, (end, _id, name) in enumerate(rows)]
+    return fitted_table(numbered_rows, width) if numbered else aligned(rows)
 
 
 def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
@@ -3124,8 +3115,7 @@ def readline_prompt(prompt: str, readline: Any) -> str:
 
 
 def edited_text(environ: Mapping[str, str] = os.environ) -> str:
-    """What the user wrote in their editor ($VISUAL, $EDITOR, else notepad or vi) on a private
-    temporary file, deleted after. As git does, the editor has the terminal, Ctrl-C included."""
+    """A message written in the user's editor, as git asks for one: the editor has the terminal, Ctrl-C included."""
     import signal
     import subprocess
     import tempfile
@@ -3138,8 +3128,6 @@ def edited_text(environ: Mapping[str, str] = os.environ) -> str:
     try:
         try:  # on POSIX the shell runs it, as git does: it may have arguments (`code --wait`)
             code = subprocess.Popen(command, shell=os.name != "nt").wait()
-        except OSError as exc:
-            raise usage_error(f"cannot start the editor {editor}: {exc.strerror or exc}") from None
         finally:
             signal.signal(signal.SIGINT, ignored)
         if code:
@@ -3370,10 +3358,8 @@ class Chat:
         if listed is None:
             self.note(f"no flow {argument!r} (/flows lists them; /flow N or an endpoint name picks one)")
             return
-        title = self.flow.use(listed)
-        self.last.flow, self.listed = flow_setting(listed), []
-        self.session_id = new_session_id()
-        self.note(f"flow {title}; new session: {self.session_id}")
+        self.last.flow, self.listed, self.session_id = flow_setting(listed), [], new_session_id()
+        self.note(f"flow {self.flow.use(listed)}; new session: {self.session_id}")
 
     # --- the conversation and the flow's others on the server ---------------------------------
 
@@ -3607,13 +3593,10 @@ class Chat:
         """/edit: the message written in the user's editor, shown as it is sent ("": nothing to send)."""
         try:
             message = edited_text()
-        except ClientError as error:
+        except (ClientError, OSError) as error:  # OSError: no such editor (Windows)
             self.note(f"error: {error}")
             return ""
-        if not message.strip():
-            self.note("nothing written: nothing sent")
-            return ""
-        self.aside(message)
+        self.aside(message if message.strip() else "nothing written: nothing sent")
         return message
 
     def read_message(self, read_line: ReadLine) -> tuple[str, str | None]:

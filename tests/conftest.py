@@ -184,10 +184,11 @@ with open(os.environ["EDITOR_LOG"], "a") as log:  # what it was given: the file,
     log.write(f"{sys.argv[1:-1]} {path} {stat.S_IMODE(os.stat(path).st_mode):o} {os.path.getsize(path)}\\n")
 if os.environ.get("EDITOR_WAITS_FOR_CTRL_C"):
     interrupted = []
-    signal.signal(signal.SIGINT, lambda *_: interrupted.append(print("the editor got Ctrl-C", flush=True)))
+    signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     print("editing...", flush=True)
     while not interrupted:
         time.sleep(0.05)
+    print("the editor got Ctrl-C", flush=True)
 with open(path, "w", encoding="utf-8") as edited:
     edited.write(os.environ.get("EDITOR_TEXT", ""))
 sys.exit(int(os.environ.get("EDITOR_EXIT", "0")))

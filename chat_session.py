@@ -925,7 +925,7 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
         data = data if isinstance(data, dict) else {}
         if kind == "add_message" and data.get("sender") == "User" and user_message_id is None:
             user_message_id = data.get("id")
-        session = str(data.get("session_id") or session) if kind == "add_message" else session
+        session = str(data.get("session_id") or session)  # add_message events say it
         message_id = data.get("id", "tokens") if kind == "token" else data.get("id") or data.get("text")
         if not isinstance(message_id, (str, int)):
             message_id = str(message_id)
@@ -1488,7 +1488,7 @@ SHARED_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (("--background",), {"action": "store_true", "help": "run in the background (1.10+): survives a dropped line"}),
     (("--env-file",), {"metavar": "PATH", "help": "read settings from this file instead of ./.env"}),
-    (("--profile",), {"metavar": "NAME", "help": "settings NAME.env beside the user settings (env LANGFLOW_PROFILE)"}),
+    (("--profile",), {"metavar": "NAME", "help": "read profile NAME.env beside the user settings (LANGFLOW_PROFILE)"}),
     (("--list-flows",), {"action": "store_true", "help": "list the flows this key can run, then exit"}),
     (("--steps",), {"action": "BooleanOptionalAction", "help": "show an agent's steps on stderr (default: at a tty)"}),
     (("-v", "--verbose"), {"action": "store_true", "help": "show requests, responses and tracebacks on stderr"}),
@@ -3125,16 +3125,15 @@ def edited_text(environ: Mapping[str, str] = os.environ) -> str:
     os.close(handle)
     command = f'{editor} "{path}"' if os.name == "nt" else [f'exec {editor} "$@"', editor, path]
     ignored = signal.signal(signal.SIGINT, lambda *_: None)  # here only: the editor starts with the default
-    try:
-        try:  # on POSIX the shell runs it, as git does: it may have arguments (`code --wait`)
-            code = subprocess.Popen(command, shell=os.name != "nt").wait()
-        finally:
-            signal.signal(signal.SIGINT, ignored)
-        if code:
-            raise usage_error(f"the editor {editor} failed (exit status {code}): nothing sent")
-        return read_text_file(path, "edited message").rstrip()
+    try:  # on POSIX the shell runs it, as git does: it may have arguments (`code --wait`)
+        code = subprocess.Popen(command, shell=os.name != "nt").wait()
+        text = read_text_file(path, "edited message").rstrip()
     finally:
+        signal.signal(signal.SIGINT, ignored)
         os.unlink(path)
+    if code:
+        raise usage_error(f"the editor {editor} failed (exit status {code}): nothing sent")
+    return text
 
 
 # --- Local state: the last conversation per server and flow (for -c) ---------------------------
@@ -3343,8 +3342,6 @@ class Chat:
         if paths:
             self.tweaks, self.files = self.flow.attach(paths, self.tweaks), self.files + paths
         self.note(f"attached to your next message: {', '.join(self.files)}" if self.files else "no file attached")
-
-    # --- the flows this key can run -------------------------------------------------------------
 
     def flows(self, _argument: str = "") -> None:
         """/flows: the flows this key can run, numbered for /flow N."""
@@ -3717,8 +3714,9 @@ CHAT_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--forget",), {"metavar": "ID", "help": "delete conversation ID on the server (no prompt), then exit"}),
 )
 CHAT_EPILOG = (
-    "At a terminal: a conversation with line editing and history. Piped: each non-empty line of\n"
-    "standard input is one message, and standard output is a plain User:/AI: transcript.\n\n" + EXIT_CODES_HELP
+    "At a terminal: a conversation with line editing and history (/help lists its commands: /flow,\n"
+    "/file, /edit...); with no flow set, it lists the flows and asks which. Piped: each non-empty line\n"
+    "of standard input is one message, and standard output is a plain User:/AI: transcript.\n\n" + EXIT_CODES_HELP
 )
 
 

@@ -1021,8 +1021,11 @@ class JobEvents:
                     yield event
 
     def _lines(self) -> Iterator[str]:
-        yield from (line or "" for line in lines_of(self.chunks))
-        yield ""  # the end of the stream ends a frame too
+        try:
+            yield from (line or "" for line in lines_of(self.chunks))
+            yield ""  # the end of the stream ends a frame too
+        finally:  # this attach is over: its reader thread ends now, not at the interpreter's exit
+            getattr(self.chunks, "close", lambda: None)()
 
 
 # --- Agent steps: what an agent reports while it works -----------------------------------------
@@ -2076,6 +2079,7 @@ def ask_v1(
         shut(getattr(response.raw, "connection", None))
         raise
     finally:
+        events.close()
         response.close()
 
 
@@ -2199,6 +2203,8 @@ def follow_job(
         except ClientError as error:
             server.terminal.say(f"the run could not be stopped: {error}")
         raise
+    finally:
+        events.close()  # now, while its reader thread can still end: never at the interpreter's exit
 
 
 def job_events(server: Server, job_id: str, decide: Decide, gaps: list, answer_wanted: bool) -> Iterator[dict]:

@@ -45,7 +45,7 @@ import requests  # noqa: E402
 from langflow_server import DEFAULT_RELEASE, start_langflow  # noqa: E402
 
 import chat_session as core  # noqa: E402
-from chat_session import flow_messages, session_summaries  # noqa: E402
+from chat_session import session_summaries  # noqa: E402
 
 
 class RunningServer:
@@ -105,7 +105,13 @@ def timed(action, runs: int) -> tuple[list[float], object]:
 
 
 def list_by_messages(client: core.Server) -> list[dict]:
-    return session_summaries(flow_messages(client))
+    return session_summaries(core.RemoteFlow(client, client.terminal, stream=True).flow_messages())
+
+
+def latest(client: core.Server, connections: int) -> list[dict]:
+    """The 20 latest conversations as --list-sessions reads them, over this many connections at once."""
+    core.SUMMARY_CONNECTIONS = connections
+    return core.recent_sessions(client, core.RECENT).sessions
 
 
 def pages_with_plain_requests(server: RunningServer) -> list[dict]:
@@ -165,10 +171,12 @@ def main() -> int:
                 return json.loads(done.stdout)
 
             config = core.Config(url=server.url, flow=server.flow_id, api_key=server.api_key, timeout=300, retries=0)
-            client = core.Server(core.Client(config, core.Voice(io.StringIO())))
+            client = core.Server(core.Client(config, core.Terminal(None, None, io.StringIO())))
             rows = []
             for name, action, runs in (
                 ("`chat_session.py --list-sessions --json` (new process): the 20 latest", cli, args.runs),
+                ("in-process: the 20 latest, 4 connections at once", lambda: latest(client, 4), args.runs),
+                ("in-process: the 20 latest, one connection", lambda: latest(client, 1), args.runs),
                 ("`chat_session.py --list-sessions --all --json` (new process)", lambda: cli("--all"), args.runs),
                 (
                     "in-process: the flow's messages in pages of 200, grouped (the --all way)",

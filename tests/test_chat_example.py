@@ -743,7 +743,7 @@ SCRIPTS_AND_MESSAGES = [("chat_example.py", ["hi"]), ("chat_session.py", [])]
 
 
 @pytest.mark.parametrize("script, message", SCRIPTS_AND_MESSAGES)
-def test_a_timeout_beyond_what_the_platform_can_wait_is_a_usage_error(cli, fake, script, message):
+def test_a_timeout_beyond_a_week_is_a_usage_error(cli, fake, script, message):
     line = error_line(cli(*message, "--timeout", "99999999999", script=script), 2)
     assert "the timeout must be at most" in line and fake.requests == []
 

@@ -204,7 +204,7 @@ def test_ctrl_c_mid_reply_returns_to_the_prompt_and_the_next_turn_works(
     assert " time" not in terminal.screen
 
 
-def test_ctrl_c_at_the_prompt_hints_how_to_quit_and_prompts_again(spawn_session: Callable[..., Terminal]) -> None:
+def test_ctrl_c_at_a_real_terminals_prompt_hints_how_to_quit(spawn_session: Callable[..., Terminal]) -> None:
     terminal = spawn_session()
     # readline draws the prompt before it waits for a key: a Ctrl-C in between is only seen at the
     # next key (CPython's readline loop), which no person can type that fast; a test can

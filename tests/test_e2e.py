@@ -360,7 +360,7 @@ def test_a_chat_that_cannot_run_ends_before_the_first_message_as_a_one_shot_woul
 
 
 @pytest.mark.feature("errors")
-def test_a_chat_at_a_terminal_with_an_unknown_flow_ends_before_the_prompt(lf_env, tmp_path):
+def test_a_chat_with_a_flow_unknown_to_real_langflow_ends_before_the_prompt(lf_env, tmp_path):
     env = {**lf_env, "LANGFLOW_FLOW_ID": "no-such-flow", "NO_COLOR": "1"}  # the texts plain
     child = run_in_terminal("chat_session.py", env=env, cwd=tmp_path, timeout=60)
     shown = child.logfile_read.getvalue()

@@ -76,7 +76,7 @@ def test_list_flows_shows_both_flow_files(run, lfx_serve):
 
 
 @pytest.mark.parametrize("mode", ["--text", "--stream"])
-def test_a_failing_component_is_the_flow_error_with_its_message(run, mode):
+def test_a_failing_component_of_a_real_lfx_serve_is_the_flow_error_with_its_message(run, mode):
     assert error_line(run(mode, "explode"), 1) == COMPONENT_FAILED
 
 

@@ -495,7 +495,7 @@ def test_events_of_other_kinds_are_ignored():
 
 
 @pytest.mark.parametrize("shape", ["message", "error"])
-def test_an_error_event_of_either_shape_is_a_flow_error_with_its_message(shape):
+def test_show_stream_raises_an_error_event_of_either_shape_as_a_flow_error(shape):
     with fails_with(1, "the flow failed: Agent: model said no"):
         shown_by([error_event("Agent", "model said no", shape)])
 
@@ -620,7 +620,7 @@ def test_tweaks_are_parsed_from_json():
     assert parse_tweaks(json.dumps(TWEAKS)) == TWEAKS
 
 
-def test_tweaks_are_read_from_an_at_file(tmp_path):
+def test_parse_tweaks_reads_an_at_file(tmp_path):
     (tmp_path / "tweaks.json").write_text(json.dumps(TWEAKS), encoding="utf-8")
     assert parse_tweaks(f"@{tmp_path / 'tweaks.json'}") == TWEAKS
 
@@ -677,7 +677,7 @@ def terminal() -> TextIO:
     return io.StringIO("typed at the terminal")
 
 
-def test_the_positional_argument_is_the_message():
+def test_read_message_takes_the_positional_argument():
     assert read_message("hello", terminal()) == "hello"
 
 
@@ -704,7 +704,7 @@ def test_no_message_and_no_pipe_is_a_usage_error():
 
 
 @pytest.mark.parametrize("positional, stdin", [("   ", ""), (None, " \n\n"), ("-", "")])
-def test_an_empty_message_is_a_usage_error(piped, positional, stdin):
+def test_read_message_refuses_an_empty_message(piped, positional, stdin):
     with fails_with(2, "empty"):
         read_message(positional, piped(stdin))
 
@@ -743,7 +743,7 @@ def test_a_dotenv_in_the_working_folder_is_read(in_tmp):
     assert (chosen.url, chosen.flow, chosen.api_key) == ("http://env-file:1", "f", "k")
 
 
-def test_the_environment_beats_the_dotenv(in_tmp):
+def test_load_config_takes_the_environment_before_the_dotenv(in_tmp):
     write_env(in_tmp / ".env", LANGFLOW_URL="http://env-file:1", LANGFLOW_FLOW_ID="f", LANGFLOW_API_KEY="k")
     chosen = config(LANGFLOW_URL="http://environ:2", LANGFLOW_FLOW_ID="g", LANGFLOW_API_KEY="k2")
     assert (chosen.url, chosen.flow, chosen.api_key) == ("http://environ:2", "g", "k2")
@@ -931,7 +931,7 @@ def test_a_proxy_path_without_the_api_path_is_kept(in_tmp):
     assert config(LANGFLOW_URL="https://proxy.example/langflow/").url == "https://proxy.example/langflow"
 
 
-def test_a_timeout_beyond_what_the_platform_can_wait_is_a_usage_error(in_tmp):
+def test_load_config_refuses_a_timeout_beyond_a_week(in_tmp):
     with fails_with(2, "the timeout must be at most", "99999999999"):
         config("--timeout", "99999999999")
 
@@ -949,7 +949,7 @@ def test_a_latin1_key_is_accepted(in_tmp):
     assert config(LANGFLOW_API_KEY="sk-é").api_key == "sk-é"
 
 
-def test_a_missing_env_file_is_a_usage_error(in_tmp):
+def test_load_config_refuses_a_missing_env_file(in_tmp):
     with fails_with(2, "missing.env"):
         config("--env-file", "missing.env")
 

@@ -3821,7 +3821,7 @@ def pick_first_flow(server: Server, terminal: Terminal) -> bool:
             server.use_flow(flow_setting(listed), listed)
             return True
         if answer:
-            terminal.say(f"no flow {answer!r} in the list")
+            terminal.say(f"{answer!r} names no one flow of the list")
     return False
 
 

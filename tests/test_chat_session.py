@@ -341,7 +341,7 @@ def test_at_a_terminal_without_a_flow_the_flows_are_listed_fitting_the_width_and
         terminal = Terminal(start(), TIMEOUT)
         terminal.expect(PICK)
         terminal.type("nope")
-        terminal.expect(f"no flow 'nope' in the list\n{PICK}")
+        terminal.expect(f"'nope' names no one flow of the list\n{PICK}")
         terminal.type("ec")  # the start of an endpoint name
         terminal.say("hello")
         terminal.ctrl_d()

@@ -1858,7 +1858,7 @@ class Server:
             listed = next((f for f in flows if flow == f["name"]), None)
         if listed is None:
             raise self.unknown_flow()
-        self.use_flow(flow, listed)
+        self._flow_uuid, self.listed = str(listed["id"]), listed
 
     def use_flow(self, flow: str, listed: dict) -> None:
         """Run this flow of the list from now on (`flow`: as settings name it); nothing kept of another is used."""

@@ -639,6 +639,11 @@ def test_all_goes_only_with_list_sessions(shell) -> None:
     assert "--all goes with --list-sessions" in result.stderr
 
 
+def test_looking_an_endpoint_name_up_keeps_what_is_known_of_the_flow(server) -> None:
+    server.pauses = True  # a flow /run refused as one that may pause: its runs go to the background
+    assert (server.flow_uuid(), server.pauses, server.title()) == (ECHO_UUID, True, f"Echo ({ECHO_UUID})")
+
+
 def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> None:
     store(fake, "s", "hi")
     assert shell("--list-sessions", "--flow", ECHO_UUID).returncode == 0

@@ -3362,6 +3362,7 @@ class Chat:
             self.note(f"no flow {argument!r} (/flows lists them; /flow N or an endpoint name picks one)")
             return
         self.last.flow, self.listed, self.session_id = flow_setting(listed), [], new_session_id()
+        self.files, self.tweaks = [], None  # uploaded for the other flow
         self.note(f"flow {self.flow.use(listed)}; new session: {self.session_id}")
 
     # --- the conversation and the flow's others on the server ---------------------------------

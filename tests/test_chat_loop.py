@@ -209,6 +209,13 @@ def test_flow_continues_with_that_flow_in_a_new_conversation(
     assert talk.chat.last.flow == (listed["endpoint_name"] or listed["id"])  # what -c remembers it under
 
 
+def test_files_attached_for_one_flow_do_not_go_to_the_next(talk: ChatTranscript) -> None:
+    talk.type("/file a.png", "/flow 2", "hello", "/file")
+
+    assert talk.flow.tweaks == [None]
+    assert talk.err.getvalue().endswith("no file attached\n")
+
+
 @pytest.mark.parametrize("typed", ["", "ech", "4", "nope"])
 def test_flow_naming_no_flow_or_several_says_so_and_stays(talk: ChatTranscript, typed: str) -> None:
     talk.type(f"/flow {typed}".strip(), "hello")

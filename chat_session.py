@@ -804,9 +804,12 @@ def lines_of(
     for chunk in itertools.chain(chunks, [None]):
         text = decoder.decode(chunk or b"", final=chunk is None)
         *ends, rest = text.split("\n") if split else [text]
+        if chunk is None and not split:
+            ends, rest = [rest], ""
         for end in ends:
-            yield None if dropped else "".join([*pieces, end])
-            pieces, size, checked, dropped = [], 0, False, False
+            line = None if dropped else "".join([*pieces, end])
+            pieces, size, checked, dropped = [], 0, False, False  # let go of the pieces before the line is parsed
+            yield line
         if not dropped:
             pieces.append(rest)
             size += len(rest)
@@ -815,16 +818,25 @@ def lines_of(
             dropped = drop("".join(pieces)[:16])
             pieces = [] if dropped else pieces
         if size > MAX_ANSWER:
-            raise failure_error("malformed-event", line=f"more than {MAX_ANSWER // 2**20} MB in one answer")
-    if size and not dropped:
-        yield "".join(pieces)
-    elif dropped:
-        yield None
+            raise failure_error("too-long", size=MAX_ANSWER // 2**20)
+    if size or dropped:
+        line = None if dropped else "".join(pieces)
+        pieces = []
+        yield line
+
+
+LONG_TEXT = 1024  # characters from which a string the answer repeats is kept once
 
 
 def parse_json(text: str | bytes) -> Any:
     """JSON from a server: NaN and Infinity are not JSON, and a number too large for a float is
-    kept as its text (so --json never prints Infinity). Nesting too deep is a ValueError."""
+    kept as its text (so --json never prints Infinity). Nesting too deep is a ValueError. Langflow
+    repeats a reply's text up to five times in one answer: each long string is kept once."""
+    kept: dict[str, str] = {}
+
+    def once(pairs: list[tuple[str, Any]]) -> dict:
+        return {key: kept.setdefault(value, value) if isinstance(value, str) and len(value) >= LONG_TEXT else value
+                for key, value in pairs}
 
     def big(number: str) -> float | str:
         value = float(number)
@@ -834,7 +846,7 @@ def parse_json(text: str | bytes) -> Any:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        return json.loads(text, parse_float=big, parse_constant=refuse)
+        return json.loads(text, object_pairs_hook=once, parse_float=big, parse_constant=refuse)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -2928,7 +2940,10 @@ class Terminal:
                 if text:
                     decision["values"] = {"message": text}
             elif action == "edit":
-                decision["values"] = {"args": self.read_tool_input()}
+                tool_input = self.read_tool_input()
+                if tool_input is None:
+                    return None
+                decision["values"] = {"args": tool_input}
         self.start_waiting()
         return decision
 
@@ -2940,14 +2955,13 @@ class Terminal:
             return None
         return line.strip()
 
-    def read_tool_input(self) -> dict:
-        while True:
-            try:
-                value = json.loads(self.read_answer("the tool's input as a JSON object: ") or "")
-            except ValueError:
-                value = None
-            if isinstance(value, dict):
-                return value
+    def read_tool_input(self) -> dict | None:
+        """A JSON object typed for the tool, asked again until it is one; None at the end of input."""
+        while (answer := self.read_answer("the tool's input as a JSON object: ")) is not None:
+            with contextlib.suppress(ValueError):
+                if isinstance(value := json.loads(answer), dict):
+                    return value
+        return None
 
 
 @contextlib.contextmanager

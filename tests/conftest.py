@@ -468,7 +468,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 NOT_APPLICABLE = pytest.StashKey[list]()
 # Fixtures of tests that start a Langflow of their own (the demo server's test starts it with --detach).
-OWN_SERVER_FIXTURES = frozenset({"langflow_auto_login", "demo_checkout"})
+OWN_SERVER_FIXTURES = frozenset({"langflow_auto_login", "langflow_as_shipped", "demo_checkout"})
 results = Recorder()
 
 
@@ -510,6 +510,22 @@ def langflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     server = start_langflow(tmp_path_factory.mktemp("langflow"), release=release, extra_env=model_env)
     results.timings["install_seconds"] = round(server.install_seconds, 1)
     results.timings["start_seconds"] = round(server.start_seconds, 1)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def langflow_as_shipped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, openai_model):
+    """The release under test as a user's server runs it, for one module: no fix of
+    langflow_patches/sitecustomize.py (an Agent's tool approval may then be lost to Langflow's own
+    race) and its transaction, vertex-build and key-usage writes on (Langflow's defaults). Otherwise
+    as `langflow`: API key, auto-login off, the test flows, the OpenAI fake as its model."""
+    from langflow_server import start_langflow
+    from starter_flows import openai_env
+
+    release = langflow_release(request.config)
+    workdir = tmp_path_factory.mktemp("langflow-as-shipped")
+    server = start_langflow(workdir, release=release, extra_env=openai_env(openai_model.url), as_shipped=True)
     yield server
     server.stop()
 

@@ -5,7 +5,8 @@ Run ONLY with the Python of a Langflow virtual environment (it imports Langflow)
 Output: {"echo": <flow data>, "counter": <flow data>, ...}, each with "nodes" and "edges",
 ready for POST /api/v1/flows/. Releases with Human Input (1.11+) also get "approval" (a Human
 Input node choosing between two replies) and "approval-agent" (an Agent whose tool needs a
-human's approval; its model is the OpenAI fake the server is started with, see starter_flows.py);
+human's approval; its model is the OpenAI fake the server is started with, see starter_flows.py)
+and "text-echo" (Text Input into Text Output, for --input-type and --output-type text);
 releases that take per-request variables (1.7.1+) get "variables" (replies with two global
 variables, one read through a field bound to it, one by the component's code).
 Building through Langflow itself (not hand-written JSON) keeps the flows valid
@@ -151,6 +152,16 @@ def echo_flow() -> dict:
     chat_out = ChatOutput()
     chat_out.set(input_value=chat_in.message_response)
     return dump(Graph(chat_in, chat_out), "echo")
+
+
+def text_echo_flow() -> dict:
+    """Text Input straight into Text Output: replies with the message when it is sent to text inputs
+    (--input-type text or any) and text outputs are returned (--output-type text, any or debug)."""
+    components = importlib.import_module(f"{PACKAGE}.components.input_output")
+    text_in = components.TextInputComponent()
+    text_out = components.TextOutputComponent()
+    text_out.set(input_value=text_in.text_response)
+    return dump(Graph(text_in, text_out), "text-echo")
 
 
 def counter_flow() -> dict:
@@ -321,6 +332,7 @@ if __name__ == "__main__":
     flows = {"echo": echo_flow(), "counter": counter_flow()}
     if RELEASE >= (1, 7, 1):  # X-LANGFLOW-GLOBAL-VAR-* headers on /api/v1/run
         flows["variables"] = variables_flow()
-    if RELEASE >= (1, 11):  # Human Input and tool approval
+    if RELEASE >= (1, 11):  # Human Input and tool approval; text-echo is used with 1.13 only so far
         flows.update({"approval": approval_flow(), "approval-agent": approval_agent_flow()})
+        flows["text-echo"] = text_echo_flow()
     print(json.dumps(flows))

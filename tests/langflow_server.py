@@ -57,8 +57,9 @@ EXTRA_REQUIREMENTS = {
 # value cannot be set in `Annotated` for 'page'") and today's pydantic fails 1.11.6's agent tools.
 SHIPPED = {"1.9.6": "2026-06-03", "1.10.3": "2026-07-24", "1.11.6": "2026-09-02"}
 
-# Settings that keep a test server local, quiet and self-contained on a closed network.
-QUIET_SETTINGS = {
+# Settings that keep a test server local and self-contained on a closed network. They change
+# nothing a run does, so even a server "as shipped" (start_langflow(as_shipped=True)) has them.
+OFFLINE_SETTINGS = {
     "LANGFLOW_DO_NOT_TRACK": "true",
     "LANGFLOW_CREATE_STARTER_PROJECTS": "false",  # only our flows in the database
     "LANGFLOW_SKIP_MCP_AUTO_INIT": "true",  # offline it can block ~2 min on a connect
@@ -67,14 +68,18 @@ QUIET_SETTINGS = {
     "LANGFLOW_STORE": "false",
     "LANGFLOW_PRETTY_LOGS": "false",  # plain log lines: faster, readable in a file
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no retried download of a price list
-    # Fewer writers on the test server's SQLite: each of these races the flow's own message writes,
-    # and Langflow then fails the run with "database is locked" (1.13: the API key's usage counter,
-    # once in CI; 1.1.1: 2 runs in 12 here, the message insert waiting 60 s first). They only feed
-    # Langflow's own logs views; the usage switch exists from 1.6 on, the others from 1.1.
+}
+# Fewer writers on the test server's SQLite: each of these races the flow's own message writes,
+# and Langflow then fails the run with "database is locked" (1.13: the API key's usage counter,
+# once in CI; 1.1.1: 2 runs in 12 here, the message insert waiting 60 s first). They only feed
+# Langflow's own logs views; the usage switch exists from 1.6 on, the others from 1.1. A user's
+# server has them on: a server "as shipped" keeps Langflow's defaults.
+BOOKKEEPING_OFF = {
     "LANGFLOW_DISABLE_TRACK_APIKEY_USAGE": "true",
     "LANGFLOW_TRANSACTIONS_STORAGE_ENABLED": "false",
     "LANGFLOW_VERTEX_BUILDS_STORAGE_ENABLED": "false",
 }
+QUIET_SETTINGS = {**OFFLINE_SETTINGS, **BOOKKEEPING_OFF}
 
 
 def release_under_test() -> str:
@@ -247,13 +252,18 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _server_env(workdir: Path, password: str, auto_login: bool = False) -> dict[str, str]:
+def _server_env(workdir: Path, password: str, auto_login: bool = False, as_shipped: bool = False) -> dict[str, str]:
     """Our environment without the developer's LANGFLOW_* settings, plus the test server's."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("LANGFLOW_")}
     env.pop("VIRTUAL_ENV", None)
+    if as_shipped:  # no fix of ours on the path either (a PYTHONPATH of the developer's is kept)
+        paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        kept = [path for path in paths if path and Path(path).resolve() != TESTS / "langflow_patches"]
+        env.pop("PYTHONPATH", None)
+        env.update({"PYTHONPATH": os.pathsep.join(kept)} if kept else {})
     return {
         **env,
-        **QUIET_SETTINGS,
+        **(OFFLINE_SETTINGS if as_shipped else QUIET_SETTINGS),
         # off: /run needs a valid API key on every release (the default only from 1.5 on)
         "LANGFLOW_AUTO_LOGIN": "true" if auto_login else "false",
         "LANGFLOW_SUPERUSER": USERNAME,
@@ -339,10 +349,13 @@ def start_langflow(
     auto_login: bool = False,
     extra_env: dict[str, str] | None = None,
     extra_flows: dict[str, dict] | None = None,
+    as_shipped: bool = False,
 ) -> LangflowServer:
     """Start a fresh Langflow release in workdir (database, config, log) and set it up for tests.
 
     auto_login=False (the default) makes every release check the API key, as 1.5+ do by default.
+    as_shipped=True starts it as a user's server runs: no fix of langflow_patches/sitecustomize.py
+    and Langflow's own bookkeeping writes on (only OFFLINE_SETTINGS, not BOOKKEEPING_OFF).
     extra_env is added to the server's environment; extra_flows ({name: flow data}) are created
     next to echo and counter, with their name as endpoint name (ids in .flow_ids).
     Raises RuntimeError with the end of the server log if it does not come up.
@@ -360,9 +373,11 @@ def start_langflow(
     # the console script run by the venv's Python, not by its shebang: a copied or moved .cache
     # keeps the absolute path of the folder it was installed in there
     command = [str(python), str(python.parent / "langflow"), *args]
-    log(f"starting Langflow {release} at {url} (30 s to minutes; log: {log_path})")
+    shipped = " as shipped (no patches, bookkeeping on)" if as_shipped else ""
+    log(f"starting Langflow {release}{shipped} at {url} (30 s to minutes; log: {log_path})")
     started = time.monotonic()
-    env = {**_server_env(workdir, password, auto_login), **_patches_env(release), **(extra_env or {})}
+    patches = {} if as_shipped else _patches_env(release)
+    env = {**_server_env(workdir, password, auto_login, as_shipped), **patches, **(extra_env or {})}
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             command,

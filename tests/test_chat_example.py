@@ -100,6 +100,24 @@ def arrivals(fd: int, seconds: float = 30) -> list[tuple[float, bytes]]:
         pieces.append((time.monotonic(), data))
 
 
+def stderr_line_starting(process: subprocess.Popen, prefix: bytes, seconds: float = 30) -> bytes:
+    """The first whole line the process writes to stderr that starts with `prefix` (the lines before
+    it are consumed); fails if stderr ends first, or after `seconds`."""
+    fd, seen = process.stderr.fileno(), b""
+    deadline = time.monotonic() + seconds
+    while True:
+        for line in seen.split(b"\n")[:-1]:
+            if line.startswith(prefix):
+                return line
+        left = deadline - time.monotonic()
+        assert left > 0, f"no stderr line starting {prefix!r} within {seconds:g} s; stderr so far: {seen!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            data = os.read(fd, 65536)
+            assert data, f"stderr ended (exit {process.wait(5)}) with no line starting {prefix!r}: {seen!r}"
+            seen += data
+
+
 def finished(process: subprocess.Popen, seconds: float = 30) -> subprocess.CompletedProcess:
     out, err = process.communicate(timeout=seconds)
     return subprocess.CompletedProcess(process.args, process.returncode, (out or b"").decode(), (err or b"").decode())
@@ -176,6 +194,20 @@ def test_the_run_is_a_json_post_of_the_message_with_langflows_field_types_read_a
     assert run.headers["content-type"] == "application/json"
     body = run.json()
     assert body == {"input_value": "hi", "input_type": "chat", "output_type": "chat", "session_id": body["session_id"]}
+
+
+@pytest.mark.parametrize("input_type", ["chat", "text", "any"])
+@pytest.mark.parametrize("mode", [["--text"], ["--stream"]], ids=["--text", "--stream"])
+def test_input_type_is_sent_as_given(cli, fake, mode, input_type):
+    assert cli(*mode, "--input-type", input_type, "hi").returncode == 0
+    assert sent_body(fake)["input_type"] == input_type
+
+
+@pytest.mark.parametrize("output_type", ["chat", "text", "any", "debug"])
+@pytest.mark.parametrize("mode", [["--text"], ["--stream"]], ids=["--text", "--stream"])
+def test_output_type_is_sent_as_given(cli, fake, mode, output_type):
+    assert cli(*mode, "--output-type", output_type, "hi").returncode == 0
+    assert sent_body(fake)["output_type"] == output_type
 
 
 def test_json_is_the_end_events_result_the_same_object_as_the_non_streamed_response(cli, fake):
@@ -522,8 +554,7 @@ def test_a_dropped_connection_is_a_network_error(cli, fake):
 def test_a_refused_connection_is_retried_until_the_server_is_up(spawn, fake_env):
     port = free_port()
     process = spawn("hi", "--text", "-v", env={**fake_env, "LANGFLOW_URL": f"http://127.0.0.1:{port}"})
-    while not process.stderr.readline().startswith(b"retrying in "):
-        pass
+    stderr_line_starting(process, b"retrying in ")
     server = FakeLangflow(api_key=API_KEY, port=port)
     try:
         result = finished(process)

@@ -395,6 +395,18 @@ def test_piped_lines_give_a_plain_user_ai_transcript_on_stdout(piped: Callable[.
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize(("input_type", "output_type"), [("text", "debug"), ("any", "any"), ("chat", "text")])
+def test_every_turn_sends_the_input_and_output_type_as_given(
+    fake: FakeLangflow, piped: Callable[..., Completed], input_type: str, output_type: str
+) -> None:
+    result = piped("--input-type", input_type, "--output-type", output_type, stdin="one\ntwo\n")
+
+    assert result.returncode == 0, result.stderr
+    assert [(seen.json()["input_type"], seen.json()["output_type"]) for seen in fake.runs()] == [
+        (input_type, output_type)
+    ] * 2
+
+
 def test_a_piped_conversation_uses_one_connection_and_one_session(
     fake: FakeLangflow, piped: Callable[..., Completed]
 ) -> None:

@@ -335,7 +335,8 @@ def test_stop_with_none_running_says_so_in_one_line(demo_dirs, capsys):
 def test_a_detached_server_that_exited_is_cleaned_up_by_stop(detached, capsys):
     os.killpg(detached.pgid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while demo_server.group_exists(detached.pgid) and time.monotonic() < deadline:
+    while demo_server.group_exists(detached.pgid):
+        assert time.monotonic() < deadline, "the killed process group did not go within 10 s"
         time.sleep(0.05)
     assert demo_server.stop() == 0
     assert "had already exited; deleted .env" in capsys.readouterr().err
@@ -346,7 +347,8 @@ def test_a_detached_server_that_exited_is_cleaned_up_by_stop(detached, capsys):
 def test_detach_replaces_a_detached_server_that_exited(detached, stand_in, monkeypatch, capsys):
     os.killpg(detached.pgid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while demo_server.group_exists(detached.pgid) and time.monotonic() < deadline:
+    while demo_server.group_exists(detached.pgid):
+        assert time.monotonic() < deadline, "the killed process group did not go within 10 s"
         time.sleep(0.05)
     pgid = stand_in(45681)
     monkeypatch.setattr(demo_server, "start_langflow", lambda *a, **k: server_on(45681, SimpleNamespace(pid=pgid)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -135,7 +136,15 @@ def test_stream_prints_tokens_as_the_model_produces_them(lf_env, tmp_path):
         cwd=tmp_path,
     )
     arrivals = []
-    while chunk := os.read(process.stdout.fileno(), 4096):
+    deadline = time.monotonic() + 60
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"the reply did not end within 60 s; so far: {arrivals!r}"
+        if not select.select([process.stdout], [], [], left)[0]:
+            continue
+        chunk = os.read(process.stdout.fileno(), 4096)
+        if not chunk:  # the end of the reply
+            break
         arrivals.append((time.monotonic(), chunk))
     process.wait(timeout=30)
     shown = b"".join(chunk for _, chunk in arrivals).decode()

@@ -215,6 +215,97 @@ def test_a_tool_approval_shows_the_tool_and_its_input(fake, fake_env, tmp_path):
     assert the_job(fake).decisions[0]["decision"] == {"action_id": "approve"}
 
 
+TOOL_ACTIONS = ("approve", "edit", "reject", "respond")  # every decision Langflow's tool approval knows
+
+
+def tool_approval_flow(fake: FakeLangflow) -> None:
+    """The next run of `echo` is an Agent asking to run evaluate_expression on 2 + 3, with all four
+    choices; it then replies by the decision."""
+    fake.hitl_flows.add("echo")
+    replies = {"approve": "5", "edit": "the tool said 7", "reject": "not run", "respond": "the agent goes on"}
+    fake.v2_script(
+        [tool_approval_event("evaluate_expression", {"expression": "2 + 3"}, actions=TOOL_ACTIONS)],
+        {action: v2_reply_events("s", reply) for action, reply in replies.items()},
+    )
+
+
+def tool_question_at_a_terminal(fake_env, tmp_path) -> pexpect.spawn:
+    """chat_example.py at a terminal, at the tool approval's choice prompt."""
+    child = spawn_in_terminal("chat_example.py", "--text", "hi", env=fake_env, cwd=tmp_path)
+    child.expect_exact("1. Approve")
+    child.expect_exact("2. Edit")
+    child.expect_exact("3. Reject")
+    child.expect_exact("4. Respond")
+    child.expect_exact("choice (1-4): ")
+    return child
+
+
+def ended(child: pexpect.spawn) -> int:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+def test_a_tool_approval_edited_at_the_terminal_runs_the_tool_with_the_input_typed(fake, fake_env, tmp_path):
+    tool_approval_flow(fake)
+    child = tool_question_at_a_terminal(fake_env, tmp_path)
+    child.sendline("edit")
+    child.expect_exact("the tool's input as a JSON object: ")
+    child.sendline('{"expression": "3 + 4"}')
+    child.expect_exact("the tool said 7")
+    assert ended(child) == 0
+    assert the_job(fake).decisions[0]["decision"] == {"action_id": "edit", "values": {"args": {"expression": "3 + 4"}}}
+
+
+def test_an_edited_tool_input_that_is_not_a_json_object_is_asked_again(fake, fake_env, tmp_path):
+    tool_approval_flow(fake)
+    child = tool_question_at_a_terminal(fake_env, tmp_path)
+    child.sendline("2")
+    for typed in ("3 + 4", '["3 + 4"]'):
+        child.expect_exact("the tool's input as a JSON object: ")
+        child.sendline(typed)
+    child.expect_exact("the tool's input as a JSON object: ")
+    child.sendline('{"expression": "3 + 4"}')
+    child.expect_exact("the tool said 7")
+    assert ended(child) == 0
+    assert [body["decision"]["values"] for body in the_job(fake).decisions] == [{"args": {"expression": "3 + 4"}}]
+
+
+def test_the_end_of_input_at_the_tool_input_prompt_leaves_the_run_waiting_with_exit_5(fake, fake_env, tmp_path):
+    tool_approval_flow(fake)
+    child = tool_question_at_a_terminal(fake_env, tmp_path)
+    child.sendline("2")
+    child.expect_exact("the tool's input as a JSON object: ")
+    child.sendeof()
+    assert ended(child) == 5
+    assert the_job(fake).decisions == []
+
+
+def test_a_tool_approval_answered_with_respond_at_the_terminal_sends_the_message_for_the_agent(
+    fake, fake_env, tmp_path
+):
+    tool_approval_flow(fake)
+    child = tool_question_at_a_terminal(fake_env, tmp_path)
+    child.sendline("respond")
+    child.expect_exact("message for the agent (Enter: none): ")
+    child.sendline("use 3 + 4 instead")
+    child.expect_exact("the agent goes on")
+    assert ended(child) == 0
+    sent = the_job(fake).decisions[0]["decision"]
+    assert sent == {"action_id": "respond", "values": {"message": "use 3 + 4 instead"}}
+
+
+def test_respond_with_no_message_at_the_terminal_sends_the_decision_alone(fake, fake_env, tmp_path):
+    tool_approval_flow(fake)
+    child = tool_question_at_a_terminal(fake_env, tmp_path)
+    child.sendline("4")
+    child.expect_exact("message for the agent (Enter: none): ")
+    child.sendline("")
+    child.expect_exact("the agent goes on")
+    assert ended(child) == 0
+    assert the_job(fake).decisions[0]["decision"] == {"action_id": "respond"}
+
+
 def test_the_chat_asks_at_the_terminal_and_streams_the_reply(fake, fake_env, tmp_path):
     approval_flow(fake)
     child = spawn_in_terminal("chat_session.py", env={**fake_env, "NO_COLOR": "1"}, cwd=tmp_path)

@@ -28,7 +28,7 @@ TIMEOUT = 0.5  # the client's --timeout in these tests
 
 
 def message_of(row: str, url: str) -> str:
-    return str(core.failure_error(row, url=url, timeout=TIMEOUT, connect=core.CONNECT_TIMEOUT))
+    return str(core.failure_error(row, url=url, timeout=TIMEOUT, connect=TIMEOUT))  # connect: min(10 s, TIMEOUT)
 
 
 def client_for(url: str) -> core.Server:
@@ -172,7 +172,9 @@ def test_tls_to_a_plain_http_port_is_a_tls_failure(fake):
     assert (str(error), error.exit_code, error.retry) == (message_of("tls", url), 4, False)
 
 
-def test_a_connection_that_never_opens_is_a_connect_timeout_no_longer_than_the_timeout():
+@contextlib.contextmanager
+def never_opening() -> Iterator[str]:
+    """The URL of a loopback port where a connection never opens: its accept queue is full."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=0)
     port = listener.getsockname()[1]
     queued = []
@@ -180,13 +182,37 @@ def test_a_connection_that_never_opens_is_a_connect_timeout_no_longer_than_the_t
         while len(queued) < 8:
             queued.append(socket.create_connection(("127.0.0.1", port), timeout=0.3))
     try:
-        url = f"http://127.0.0.1:{port}"
-        error = failure(url)
+        yield f"http://127.0.0.1:{port}"
     finally:
         for connection in queued:
             connection.close()
         listener.close()
+
+
+def test_a_connection_that_never_opens_is_a_connect_timeout_no_longer_than_the_timeout():
+    with never_opening() as url:
+        error = failure(url)
     assert str(error) == str(core.failure_error("connect-timeout", url=url, timeout=TIMEOUT, connect=TIMEOUT))
+
+
+def test_a_connection_is_given_the_documented_10_s_to_open_however_long_the_timeout(tmp_path):
+    """.env.example: "The connection itself must open within 10 s (or this, if shorter)"."""
+    with never_opening() as url:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "chat_example.py"), "--url", url, "--flow", "f", "--timeout", "60", "hi"],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            cwd=tmp_path,
+            timeout=60,
+        )
+        seconds = time.monotonic() - started
+    assert (result.returncode, result.stderr) == (
+        4,
+        f"error: no connection to {url} within 10 s (check LANGFLOW_URL and the network)\n",
+    )
+    assert 9.5 < seconds < 20
 
 
 def test_an_unknown_host_is_a_dns_failure(tmp_path):

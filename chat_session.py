@@ -1341,8 +1341,6 @@ def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str,
 
 def read_profile(name: str, environ: Mapping[str, str]) -> tuple[SettingsFile, ...]:
     """The named profile's settings file, beside the user's settings file; an unknown name says which there are."""
-    if not name:
-        return ()
     path = user_path("config", f"{name}.env", environ=environ)
     folder = os.path.dirname(path)
     files = os.listdir(folder) if os.path.isdir(folder) else []
@@ -1355,7 +1353,7 @@ def read_profile(name: str, environ: Mapping[str, str]) -> tuple[SettingsFile, .
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
     """Flags win, then the profile (chosen for this run, as a flag is), the environment, the env file, the user file."""
     profile = args.profile or environ.get("LANGFLOW_PROFILE", "")
-    profiles = read_profile(profile, environ)
+    profiles = read_profile(profile, environ) if profile else ()
     files = (read_env_file(args.env_file), read_user_settings(user_path("config", ".env", environ=environ)))
     sources = (*profiles, SettingsFile("the environment", dict(environ), read=True), *files)
 

@@ -78,8 +78,9 @@ exit codes:
   5    the flow waits for a human decision (answer with --resume JOB_ID --choice ACTION)
   130  interrupted (Ctrl-C)
 
-settings (flags win, then the environment, then ./.env, then the user settings file
-$XDG_CONFIG_HOME/langflow-chat/.env, default ~/.config/langflow-chat/.env):
+settings (flags win, then the profile NAME.env of --profile or LANGFLOW_PROFILE, then the
+environment, then ./.env, then the user settings file $XDG_CONFIG_HOME/langflow-chat/.env,
+default ~/.config/langflow-chat/.env; profiles are beside it):
   LANGFLOW_URL       server URL (default http://localhost:7860; alias LANGFLOW_SERVER_URL)
   LANGFLOW_FLOW_ID   flow UUID or endpoint name
   LANGFLOW_API_KEY   API key, sent only as the x-api-key header (never a flag)
@@ -182,8 +183,10 @@ FAILURES: dict[int | str, Failure] = {
     "choice-not-allowed": Failure("--choice {choice} is not one of this request's choices: {choices}", "", USAGE),
     "var-not-set": Failure("--var {name}: no environment variable {name} is set",
         "set it, or give --var {name}=VALUE", USAGE),
+    "no-flows": Failure("{server} has no flow this key can run", "create one, or check LANGFLOW_API_KEY", USAGE),
     "no-flow": Failure("no flow given: no --flow, and no LANGFLOW_FLOW_ID in {places}",
         "pass --flow FLOW, or set LANGFLOW_FLOW_ID in one of those; --list-flows shows the flows", USAGE),
+    "unknown-profile": Failure("no profile {name!r}: no file {path}", "the profiles there are: {profiles}", USAGE),
     "open-settings": Failure("the settings file {path} holds an API key and other users may read it (mode {mode:o})",
         "make it private: chmod 600 {path}", USAGE),
     "bad-key": Failure("the API key{source} holds a character an HTTP header cannot carry"
@@ -512,6 +515,22 @@ def pick_choice(answer: str, choices: list[tuple[str, str]]) -> str | None:
     return next((action for action, label in choices if answer.lower() in (action.lower(), label.lower())), None)
 
 
+def pick_flow(answer: str, flows: list[dict]) -> dict | None:
+    """The flow an answer names: its number in the list, its endpoint name or id, or a unique start of one."""
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(flows):
+        return flows[int(answer) - 1]
+    named = [f for f in flows if answer in (f["endpoint_name"], f["id"])]
+    starts = [f for f in flows if any(str(key or "").startswith(answer) for key in (f["endpoint_name"], f["id"]))]
+    found = named or (starts if answer else [])
+    return found[0] if len(found) == 1 else None
+
+
+def flow_setting(listed: dict) -> str:
+    """How the settings name a flow of the list (LANGFLOW_FLOW_ID, and -c's state): its endpoint name, else its id."""
+    return str(listed["endpoint_name"] or listed["id"])
+
+
 # --- Stored messages: history, recaps, listings, exports --------------------------------------
 
 
@@ -670,8 +689,8 @@ def conversation_export(path: str, session_id: str, messages: list[dict], saved:
 #            off ('UserRead' object has no attribute 'flows'): flows are    after that 500:
 #            listed folder by folder (fixed in 1.1)                         list_flows()
 #   1.1.2    stream=true answers the event stream (a JSON object a line)    by its content type: ask()
-#   1.1.2    a streamed reply is stored with its text (before: empty, so    stores_streamed_replies
-#            memory and /history lose the AI's side)
+#   1.1.0    a streamed reply is stored empty, so memory and /history      stores_streamed_replies
+#            lose the AI's side (1.0.19 and 1.1.2+ store its text)
 #   1.1.2    a failing component ends the stream with neither `error` nor   by its shape: turn_failure()
 #            `end`; the error is stored as a message (through 1.7)
 #   1.2      a Chat Input's `files` tweak is a list (before: one path)      files_as_string
@@ -759,7 +778,7 @@ def dialect_for(version: str | None) -> Dialect:
     return Dialect(
         version=version,
         name=f"Langflow {version}" if version else "this server",
-        stores_streamed_replies=not before(1, 1, 2),
+        stores_streamed_replies=before(1, 1) or not before(1, 1, 2),
         files_as_string=before(1, 2),
         takes_variable_headers=not before(1, 7, 1),
         flows_by_folder=before(1, 1),
@@ -911,7 +930,7 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
     held: set[Any] = set()  # messages cut by a gap: shown again only from their whole text
     expected: dict[Any, str] = {}  # text shown from an add_message, that its tokens may repeat
     current: Any = None
-    count, kind, user_message_id, gaps_seen = 0, "", None, 0
+    count, kind, user_message_id, gaps_seen, session = 0, "", None, 0, ""
 
     def start(message_id: Any) -> None:
         nonlocal current
@@ -929,6 +948,7 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
         data = data if isinstance(data, dict) else {}
         if kind == "add_message" and data.get("sender") == "User" and user_message_id is None:
             user_message_id = data.get("id")
+        session = str(data.get("session_id") or session)  # add_message events say it
         message_id = data.get("id", "tokens") if kind == "token" else data.get("id") or data.get("text")
         if not isinstance(message_id, (str, int)):
             message_id = str(message_id)
@@ -954,7 +974,10 @@ def show_stream(events: Iterable[dict], show: Show, gaps: list | None = None) ->
                 for text in filter(None, reply_texts(result)):
                     start(text)
                     show(text)
-            return result if isinstance(result, dict) else {}
+            result = result if isinstance(result, dict) else {}
+            if session:  # the messages' session when `end` has none (or was dropped unread: its text was shown)
+                result.setdefault("session_id", session)
+            return result
     raise StreamEnded(count, kind, user_message_id)
 
 
@@ -1162,6 +1185,7 @@ class Config(NamedTuple):
     settings_files: tuple[SettingsFile, ...] = ()  # where settings were looked for, in order
     demo_env: str = ""  # the settings file that gave the URL, when tests/demo_server.py wrote it
     background: bool = False  # run as a v2 background run: it survives a dropped connection
+    profile: str = ""  # the profile read (--profile, LANGFLOW_PROFILE)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -1368,10 +1392,23 @@ def parse_variables(values: list[str], setting: Callable[..., str]) -> dict[str,
     return variables
 
 
+def read_profile(name: str, environ: Mapping[str, str]) -> tuple[SettingsFile, ...]:
+    """The named profile's settings file, beside the user's settings file; an unknown name says which there are."""
+    path = user_path("config", f"{name}.env", environ=environ)
+    folder = os.path.dirname(path)
+    files = os.listdir(folder) if os.path.isdir(folder) else []
+    names = sorted(file[:-4] for file in files if file.endswith(".env") and file != ".env")
+    if name not in names:
+        raise failure_error("unknown-profile", name=name, path=path, profiles=", ".join(names) or "none")
+    return (read_user_settings(path),)
+
+
 def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
-    """Flags win, then the process environment, then the env file, then the user's settings file."""
+    """Flags win, then the profile (chosen for this run, as a flag is), the environment, the env file, the user file."""
+    profile = args.profile or environ.get("LANGFLOW_PROFILE", "")
+    profiles = read_profile(profile, environ) if profile else ()
     files = (read_env_file(args.env_file), read_user_settings(user_path("config", ".env", environ=environ)))
-    sources = (SettingsFile("the environment", dict(environ), read=True), *files)
+    sources = (*profiles, SettingsFile("the environment", dict(environ), read=True), *files)
 
     def origin(flag: Any, *names: str) -> tuple[str, SettingsFile | None]:
         """The value and the source that gives it (None: a flag, or nothing)."""
@@ -1410,9 +1447,10 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
         verbose=args.verbose,
         url_given=bool(given_url),
         variables=parse_variables(args.var, setting),
-        settings_files=files,
+        settings_files=(*profiles, *files),
         demo_env=url_source.path if url_source is not None and url_source.demo else "",
         background=args.background,
+        profile=profile,
     )
 
 
@@ -1428,7 +1466,8 @@ def settings_read(config: Config) -> str:
     """Which settings files were read, for --version and -v."""
     read = [file.path for file in config.settings_files if file.read]
     looked = " or ".join(file.path for file in config.settings_files)
-    return f"settings read from {', '.join(read)}" if read else f"settings: no file read (looked for {looked})"
+    said = f"settings read from {', '.join(read)}" if read else f"settings: no file read (looked for {looked})"
+    return f"{said} (profile {config.profile})" if config.profile else said
 
 
 def insecure_key_warning(config: Config) -> str | None:
@@ -1528,6 +1567,7 @@ SHARED_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (("--background",), {"action": "store_true", "help": "run in the background (1.10+): survives a dropped line"}),
     (("--env-file",), {"metavar": "PATH", "help": "read settings from this file instead of ./.env"}),
+    (("--profile",), {"metavar": "NAME", "help": "read profile NAME.env beside the user settings (LANGFLOW_PROFILE)"}),
     (("--list-flows",), {"action": "store_true", "help": "list the flows this key can run, then exit"}),
     (("--steps",), {"action": "BooleanOptionalAction", "help": "show an agent's steps on stderr (default: at a tty)"}),
     (("-v", "--verbose"), {"action": "store_true", "help": "show requests, responses and tracebacks on stderr"}),
@@ -1843,6 +1883,7 @@ class Server:
         self._flow_uuid: str | None = None
         self._components: dict[str, str] | None = None
         self.pauses = False  # /run refused the flow as one that may pause: it runs in the background
+        self.listed: dict | None = None  # the flow as the flow list shows it, once looked up there
 
     def close(self) -> None:
         self.client.close()
@@ -1891,27 +1932,31 @@ class Server:
     def flow_uuid(self) -> str:
         """Uploads and history take only the flow's UUID: an endpoint name is looked up in the flow list."""
         if self._flow_uuid is None:
-            flow = self.config.flow
-            if is_uuid(flow):
-                self._flow_uuid = flow
+            if is_uuid(self.config.flow):
+                self._flow_uuid = self.config.flow
             else:
-                flows = list_flows(self)
-                listed = next((f for f in flows if flow in (f["id"], f["endpoint_name"])), None)
-                if listed is None and not self.dialect().routes_endpoint_names:  # a flow file's title
-                    listed = next((f for f in flows if flow == f["name"]), None)
-                if listed is None:
-                    raise self.unknown_flow()
-                self._flow_uuid = str(listed["id"])
+                self.check()
         return self._flow_uuid
 
     def check(self) -> None:
-        """Before a conversation's first prompt: the URL answers, the key is accepted and the flow
-        exists (looked up in the flow list). A failure is the line a run would give."""
-        flow = self.config.flow
-        if not is_uuid(flow):
-            self.flow_uuid()
-        elif not any(same_uuid(flow, str(listed["id"])) for listed in list_flows(self)):
+        """Before the first prompt: the URL, the key and the flow work (the flow list has it, and names it)."""
+        flow, flows = self.config.flow, list_flows(self)
+        listed = next((f for f in flows if flow == f["endpoint_name"] or same_uuid(flow, str(f["id"]))), None)
+        if listed is None and not self.dialect().routes_endpoint_names:  # a flow file's title
+            listed = next((f for f in flows if flow == f["name"]), None)
+        if listed is None:
             raise self.unknown_flow()
+        self._flow_uuid, self.listed = str(listed["id"]), listed
+
+    def use_flow(self, flow: str, listed: dict) -> None:
+        """Run this flow of the list from now on (`flow`: as settings name it); nothing kept of another is used."""
+        self.config = self.client.config = self.config._replace(flow=flow)
+        self._flow_uuid, self._components, self.pauses, self.listed = str(listed["id"]), None, False, listed
+
+    def title(self) -> str:
+        """The flow as a person knows it: its name in the flow list, then its id."""
+        listed = self.listed or {}
+        return f"{listed['name']} ({listed['id']})" if listed.get("name") else self.config.flow
 
     def unknown_flow(self) -> ClientError:
         return failure_error("unknown-flow-name", flow=self.config.flow, server=self.name())
@@ -2315,17 +2360,18 @@ def pending_requests(server: Server) -> list[dict]:
 FILE_TWEAK_KEY = "Chat Input"  # Langflow matches a tweak key against component ids and display names
 
 
-def attach_files(server: Server, paths: list[str]) -> dict:
-    """The run's tweaks with --file paths uploaded and attached to the Chat Input, as Langflow's own
-    generated client does (up to 1.1.1: as the one path string `files` then takes)."""
-    tweaks = server.config.tweaks
+def attach_files(server: Server, paths: list[str], tweaks: dict | None = None) -> dict:
+    """The run's tweaks (or `tweaks`: with files attached already) with --file paths uploaded and attached to the
+    Chat Input, as Langflow's own generated client does (up to 1.1.1: as the one path string `files` then takes)."""
+    tweaks = server.config.tweaks if tweaks is None else tweaks
     if not paths:
         return tweaks
     dialect = server.dialect()
     if not dialect.takes_tweaks:
         raise failure_error("not-offered", server=dialect.name, what="files (--file)")
-    if dialect.files_as_string and len(paths) > 1:
-        raise usage_error(f"Langflow {dialect.version} takes one file per message (give --file once)")
+    chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
+    if dialect.files_as_string and len(paths) + bool(chat_input.get("files")) > 1:
+        raise usage_error(f"Langflow {dialect.version} takes one file per message")
     stored = []
     for path in paths:
         with open(path, "rb") as handle:
@@ -2336,7 +2382,6 @@ def attach_files(server: Server, paths: list[str]) -> dict:
         if not file_path:
             raise failure_error("not-stored", path=path)
         stored.append(file_path)
-    chat_input = dict(tweaks.get(FILE_TWEAK_KEY) or {})
     chat_input["files"] = stored[0] if dialect.files_as_string else [*as_list(chat_input.get("files")), *stored]
     return {**tweaks, FILE_TWEAK_KEY: chat_input}
 
@@ -2558,14 +2603,17 @@ class RemoteFlow:
             raise human_needed(job_id, request)
         return decision
 
-    def ask(self, message: str, session_id: str, show: Show) -> None:
+    def ask(self, message: str, session_id: str, show: Show, tweaks: dict | None = None) -> str:
+        """One turn; the session the server answered in (which wins over the one sent)."""
         with self.terminal.turn():
             handlers = {
                 "show": show if self.stream else None,
                 "on_step": self.terminal.step_shower(),
                 "decide": self.decide,
             }
-            show(unshown_text(ask(self.server, message, session_id, **handlers)))
+            reply = ask(self.server, message, session_id, tweaks=tweaks, **handlers)
+            show(unshown_text(reply))
+        return str(dig(reply.result, "session_id") or session_id)
 
     def resume(self, job_id: str, show: Show) -> None:
         """Answer a waiting background run (/pending N) and show its reply, as a turn does."""
@@ -2579,6 +2627,18 @@ class RemoteFlow:
 
     def pending(self) -> list[dict]:
         return pending_requests(self.server)
+
+    def attach(self, paths: list[str], tweaks: dict | None) -> dict:
+        """Upload files for the next turn: its tweaks (`tweaks`: with the files attached before)."""
+        return attach_files(self.server, readable_files(paths), tweaks)
+
+    def flows(self) -> list[dict]:
+        return list_flows(self.server)
+
+    def use(self, listed: dict) -> str:
+        """Run this flow of the list from now on; how the banner names it."""
+        self.server.use_flow(flow_setting(listed), listed)
+        return self.server.title()
 
     def offered(self, use: Callable[[], T]) -> T:
         """What `use` returns; a server that stores no messages (`lfx serve`) says so in one line."""
@@ -2666,9 +2726,12 @@ def aligned(rows: list[tuple[str, ...]], indent: str = "") -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def flows_table(flows: list[dict]) -> str:
+def flows_table(flows: list[dict], numbered: bool = False, width: int | None = None) -> str:
+    """--list-flows' table; numbered, to pick one (/flows, at the start): number, endpoint, name, fitting `width`."""
     rows = [("ENDPOINT", "ID", "NAME")]
-    return aligned(rows + [(str(f["endpoint_name"] or "-"), str(f["id"] or "-"), str(f["name"] or "")) for f in flows])
+    rows += [(str(f["endpoint_name"] or "-"), str(f["id"] or "-"), str(f["name"] or "")) for f in flows]
+    numbered_rows = [(str(n or "#"), end, name) for n, (end, _id, name) in enumerate(rows)]
+    return fitted_table(numbered_rows, width) if numbered else aligned(rows)
 
 
 def print_json(data: Any, out: TextIO, compact: bool = False) -> None:
@@ -2688,7 +2751,11 @@ def sessions_table(sessions: list[dict], numbered: bool, zone: tzinfo | None = N
         count = "-" if summary["messages"] is None else str(summary["messages"])
         row = (str(number), local_time(summary["last_active"], zone), count)
         rows.append((*row, summary["session_id"], one_line(summary["first_message"], FIRST_MESSAGE_WIDTH)))
-    rows = rows if numbered else [row[1:] for row in rows]
+    return fitted_table(rows if numbered else [row[1:] for row in rows], width)
+
+
+def fitted_table(rows: list[tuple[str, ...]], width: int | None) -> str:
+    """Aligned rows; at a terminal `width` columns wide no line wraps: the last column is shortened to fit."""
     if width is None:
         return aligned(rows)
     room = width - 1 - sum(max(len(row[column]) for row in rows) + 2 for column in range(len(rows[0]) - 1))
@@ -3148,6 +3215,28 @@ def readline_prompt(prompt: str, readline: Any) -> str:
     return ESCAPE_CODE.sub(lambda code: f"\001{code.group()}\002", prompt)
 
 
+def edited_text(environ: Mapping[str, str] = os.environ) -> str:
+    """A message written in the user's editor, as git asks for one: the editor has the terminal, Ctrl-C included."""
+    import signal
+    import subprocess
+    import tempfile
+
+    editor = environ.get("VISUAL") or environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
+    handle, path = tempfile.mkstemp(prefix="langflow-chat-", suffix=".md")  # mode 0600
+    os.close(handle)
+    command = f'{editor} "{path}"' if os.name == "nt" else [f'exec {editor} "$@"', editor, path]
+    ignored = signal.signal(signal.SIGINT, lambda *_: None)  # here only: the editor starts with the default
+    try:  # on POSIX the shell runs it, as git does: it may have arguments (`code --wait`)
+        code = subprocess.Popen(command, shell=os.name != "nt").wait()
+        text = read_text_file(path, "edited message").rstrip()
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+        os.unlink(path)
+    if code:
+        raise usage_error(f"the editor {editor} failed (exit status {code}): nothing sent")
+    return text
+
+
 # --- Local state: the last conversation per server and flow (for -c) ---------------------------
 
 
@@ -3192,8 +3281,12 @@ class LastSessions:
 
     def __init__(self, path: Path, config: Config, warn: Show) -> None:
         self.path, self.url, self.warn = path, config.shown_url, warn
-        self.key = f"{self.url} {config.flow}"
+        self.flow = config.flow  # /flow changes it
         self.warned = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.url} {self.flow}"
 
     def all(self) -> dict[str, str]:
         try:
@@ -3267,8 +3360,10 @@ class Chat:
         session_id: str,
         end_key: str = end_of_input_key(),
         now: Callable[[], datetime] | None = None,
+        verbose: bool = False,
     ) -> None:
         self.flow, self.terminal, self.last, self.session_id = flow, terminal, last, session_id
+        self.verbose = verbose  # -v: say when the server answers in another session
         self.end_key = end_key  # named in hints: Ctrl-D, or Ctrl-Z then Enter on Windows
         self.now = now
         self.note, self.aside = terminal.say, terminal.aside
@@ -3277,6 +3372,8 @@ class Chat:
         self.read_line: ReadLine | None = None  # the terminal's, for y/N questions
         self.listed: list[str] = []  # the session ids of the last /sessions, for /resume N
         self.cut: set[tuple[str, str]] = set()  # (session id, message) of replies this chat interrupted
+        self.files: list[str] = []  # attached to the next message (/file), uploaded into self.tweaks
+        self.tweaks: dict | None = None
 
     # --- turns ------------------------------------------------------------------------------------
 
@@ -3284,7 +3381,7 @@ class Chat:
         """Send one message and show the reply; a failure is reported and kept for /retry."""
         line = ReplyLine(self.terminal)
         try:
-            self.flow.ask(message, self.session_id, line)
+            answered = self.flow.ask(message, self.session_id, line, self.tweaks) or self.session_id
             if line.shown and not line.had_text:
                 self.terminal.empty_reply_note()
         except ClientError as error:
@@ -3298,7 +3395,10 @@ class Chat:
             self.cut.add((self.session_id, message.strip()))
             raise
         line.end()
-        self.pending = None
+        self.pending, self.files, self.tweaks = None, [], None
+        if answered != self.session_id and self.verbose:
+            self.note(f"the server answered in session {answered}: the conversation goes on there")
+        self.session_id = answered
         self.last.remember(self.session_id)
         return True
 
@@ -3331,6 +3431,34 @@ class Chat:
                 self.flow.resume(str(runs[int(argument) - 1].get("job_id")), line)
             finally:
                 line.end()
+
+    def attach(self, argument: str) -> None:
+        """/file PATH...: upload files for the next message only (kept until one gets through); /file shows them."""
+        import shlex
+
+        try:
+            paths = [path.strip('"') for path in shlex.split(argument, posix=os.name != "nt")]
+        except ValueError as exc:
+            raise usage_error(f"/file {argument}: {exc}") from None
+        if paths:
+            self.tweaks, self.files = self.flow.attach(paths, self.tweaks), self.files + paths
+        self.note(f"attached to your next message: {', '.join(self.files)}" if self.files else "no file attached")
+
+    def flows(self, _argument: str = "") -> None:
+        """/flows: the flows this key can run, numbered for /flow N."""
+        flows = self.flow.flows()
+        self.terminal.show(flows_table(flows, numbered=True, width=self.terminal.columns()) + "\n")
+        self.note("/flow N (or its endpoint name) continues with that flow")
+
+    def use_flow(self, argument: str) -> None:
+        """/flow NAME: continue with that flow in a new conversation (the old one stays on the server)."""
+        listed = pick_flow(argument, self.flow.flows()) if argument else None
+        if listed is None:
+            self.note(f"no flow {argument!r} (/flows lists them; /flow N or an endpoint name picks one)")
+            return
+        self.last.flow, self.listed, self.session_id = flow_setting(listed), [], new_session_id()
+        self.files, self.tweaks = [], None  # uploaded for the other flow
+        self.note(f"flow {self.flow.use(listed)}; new session: {self.session_id}")
 
     # --- the conversation and the flow's others on the server ---------------------------------
 
@@ -3564,6 +3692,16 @@ class Chat:
             except KeyboardInterrupt:
                 self.note("[interrupted]" + (" (/retry sends it again)" if self.pending else ""))
 
+    def edited(self) -> str:
+        """/edit: the message written in the user's editor, shown as it is sent ("": nothing to send)."""
+        try:
+            message = edited_text()
+        except (ClientError, OSError) as error:  # OSError: no such editor (Windows)
+            self.note(f"error: {error}")
+            return ""
+        self.aside(message if message.strip() else "nothing written: nothing sent")
+        return message
+
     def read_message(self, read_line: ReadLine) -> tuple[str, str | None]:
         """(the history entry, the message) a prompt reads; the message is None for a command.
         /multi and \"\"\" collect several lines; a line holding line breaks (a paste, or a recalled
@@ -3575,6 +3713,9 @@ class Chat:
             return message, message
         if stripped.startswith("//"):
             return line, stripped[1:]
+        if stripped == "/edit":
+            message = self.edited()
+            return message, message
         if stripped == "/multi":
             self.aside(f"(several lines: /multi on a line of its own sends them, {self.end_key} too)")
             message = "\n".join(read_until(lambda text: text.strip() == "/multi", read_line))
@@ -3633,6 +3774,8 @@ COMMANDS = (
         f"this flow's {RECENT} latest conversations on the server (all: every one)",
         Chat.list_sessions,
     ),
+    Command(("/flows",), "", "the flows this key can run, numbered", Chat.flows),
+    Command(("/flow",), "N|NAME", "continue with flow N of /flows (or NAME) in a new conversation", Chat.use_flow),
     Command(("/resume",), "N|ID", "switch to conversation N of /sessions (or ID) and show its last turns", Chat.resume),
     Command(("/rename",), "NAME", "rename this conversation on the server (also in the Playground)", Chat.rename),
     Command(("/forget",), "", "delete this conversation on the server (asks first), start a new one", Chat.forget),
@@ -3643,16 +3786,18 @@ COMMANDS = (
         "list this flow's runs waiting for a human decision; /pending N answers run N",
         Chat.pending_runs,
     ),
+    Command(("/file",), "[PATH...]", "upload files for the next message; /file alone shows them", Chat.attach),
+    Command(("/edit",), "", "write a message in $VISUAL or $EDITOR; what is saved is sent", None),
     Command(("/multi", '"""'), "", "type several lines as one message; end it the same way", None),
     Command(("/exit", "/quit"), "", "leave (so does {end_key})", lambda _chat, _a: False),
     Command(("//text",), "", 'send "/text" (a message that starts with a slash)', None),
 )
 
 
-def banner(config: Config, session_id: str, how: str, end_key: str) -> str:
+def banner(url: str, flow: str, session_id: str, how: str, end_key: str) -> str:
     """What a chat at the terminal starts with, on stderr: where it talks, the session, how to leave."""
     return (
-        f"Langflow chat: {config.shown_url}, flow {config.flow}\n"
+        f"Langflow chat: {url}, flow {flow}\n"
         f"session {session_id} ({how}); /help for commands, {end_key} to quit\n"
     )
 
@@ -3675,8 +3820,9 @@ CHAT_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--forget",), {"metavar": "ID", "help": "delete conversation ID on the server (no prompt), then exit"}),
 )
 CHAT_EPILOG = (
-    "At a terminal: a conversation with line editing and history. Piped: each non-empty line of\n"
-    "standard input is one message, and standard output is a plain User:/AI: transcript.\n\n" + EXIT_CODES_HELP
+    "At a terminal: a conversation with line editing and history (/help lists its commands: /flow,\n"
+    "/file, /edit...); with no flow set, it lists the flows and asks which. Piped: each non-empty line\n"
+    "of standard input is one message, and standard output is a plain User:/AI: transcript.\n\n" + EXIT_CODES_HELP
 )
 
 
@@ -3715,10 +3861,15 @@ def run(args: argparse.Namespace, config: Config, stdin: TextIO, out: TextIO, er
     try:
         if args.list_flows:
             return show_flows(server, args.json, out)
+        if not config.flow and terminal.can_ask() and not args.json:
+            if not pick_first_flow(server, terminal):
+                return Exit.OK
+            config = server.config
         require_flow(config)
         last = LastSessions(Path(user_path("state", "sessions.json")), config, terminal.say)
         session_id, how = first_session_id(args, last)
-        chat = Chat(RemoteFlow(server, terminal, stream=not args.no_stream), terminal, last, session_id)
+        flow = RemoteFlow(server, terminal, stream=not args.no_stream)
+        chat = Chat(flow, terminal, last, session_id, verbose=config.verbose)
         if args.list_sessions and args.json:
             print_json(chat.sessions(args.all).sessions, out)
         elif args.list_sessions:
@@ -3741,17 +3892,37 @@ def converse(chat: Chat, server: Server, how: str) -> int:
 
     terminal = chat.terminal
     variable_headers(server)  # --var on a server that would ignore them: exit 2 before any turn
-    server.check()
+    if server.listed is None:  # else it was picked from the flow list just now
+        server.check()
     check_component_names(server)
     if not isatty(terminal.stdin):  # read as UTF-8, stray bytes replaced (utf8_stdio)
         return chat.piped(terminal.stdin)
     at_terminal = isatty(terminal.out)  # else input() has no line editing, and prompts go to stderr
     history = Path(user_path("state", "history"))
     keep = enable_line_editing(history, terminal.say) if at_terminal else lambda entry: None
-    terminal.say(banner(server.config, chat.session_id, how, chat.end_key), end="")
+    terminal.say(banner(server.config.shown_url, server.title(), chat.session_id, how, chat.end_key), end="")
     if how != "new":
         chat.recap()
     return chat.interactive(line_reader(terminal.stdin, terminal.out, terminal.err), keep, echo=not at_terminal)
+
+
+def pick_first_flow(server: Server, terminal: Terminal) -> bool:
+    """No flow given, at a terminal: list the flows this key can run and ask which; False if the input ended."""
+    import shutil
+
+    flows = list_flows(server)
+    if not flows:
+        raise failure_error("no-flows", server=server.name())
+    terminal.say(f"No flow given; the flows this key can run on {server.config.shown_url}:")
+    terminal.say(flows_table(flows, numbered=True, width=shutil.get_terminal_size().columns))
+    while (answer := terminal.read_answer("flow (a number, an endpoint name or its start): ")) is not None:
+        listed = pick_flow(answer, flows)
+        if listed is not None:
+            server.use_flow(flow_setting(listed), listed)
+            return True
+        if answer:
+            terminal.say(f"{answer!r} names no one flow of the list")
+    return False
 
 
 def first_session_id(args: argparse.Namespace, last: LastSessions) -> tuple[str, str]:

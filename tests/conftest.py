@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pexpect
@@ -174,6 +175,35 @@ def fresh_ids(monkeypatch: pytest.MonkeyPatch) -> None:
 
     numbers = iter(range(2, 100))
     monkeypatch.setattr(chat_session, "new_session_id", lambda: f"session-{next(numbers)}")
+
+
+FAKE_EDITOR = """
+import os, signal, stat, sys, time
+path = sys.argv[-1]
+with open(os.environ["EDITOR_LOG"], "a") as log:  # what it was given: the file, its mode and size
+    log.write(f"{sys.argv[1:-1]} {path} {stat.S_IMODE(os.stat(path).st_mode):o} {os.path.getsize(path)}\\n")
+if os.environ.get("EDITOR_WAITS_FOR_CTRL_C"):
+    interrupted = []
+    signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    print("editing...", flush=True)
+    while not interrupted:
+        time.sleep(0.05)
+    print("the editor got Ctrl-C", flush=True)
+with open(path, "w", encoding="utf-8") as edited:
+    edited.write(os.environ.get("EDITOR_TEXT", ""))
+sys.exit(int(os.environ.get("EDITOR_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def fake_editor(tmp_path: Path) -> SimpleNamespace:
+    """An editor for /edit: it writes $EDITOR_TEXT into the file it opens and exits with $EDITOR_EXIT;
+    with $EDITOR_WAITS_FOR_CTRL_C, only after Ctrl-C. `env` sets it as VISUAL; `log` tells what it
+    was given, a line per run: its arguments, the file, the file's mode and size."""
+    script, log = tmp_path / "fake_editor.py", tmp_path / "editor.log"
+    script.write_text(FAKE_EDITOR, encoding="utf-8")
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+    return SimpleNamespace(command=command, log=log, env={"VISUAL": command, "EDITOR_LOG": str(log)})
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -541,6 +542,7 @@ class FakeLangflow(V2Workflows):
         self.hitl_flows: set[str] = set()  # flow ids or endpoint names /api/v1/run refuses, as human-input flows
         self.keepalive_every = 15.0  # seconds of silence before a ": keepalive" comment on an open event stream
         self.slow: dict[str, float] = {}  # path -> seconds every answer to it waits (a busy server)
+        self.answer_session: str | None = None  # the session id runs answer in, whatever was sent (a gateway's)
         self.flows = [
             {"id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo", "endpoint_name": "echo", "description": ""},
             {
@@ -693,6 +695,7 @@ class FakeLangflow(V2Workflows):
         """Like an echo flow: the reply is the message; the session's turns are remembered."""
         body = seen.json()
         message, session_id = body.get("input_value") or "", body.get("session_id") or seen.path.rsplit("/", 1)[1]
+        session_id = self.answer_session or session_id
         files = (body.get("tweaks") or {}).get("Chat Input", {}).get("files")
         if self.version == "1.1.1" and isinstance(files, list):  # what Langflow 1.1.1 answers
             detail = error_envelope("expected str, bytes or os.PathLike object, not list")
@@ -890,6 +893,13 @@ def old_agent_steps(message: str, contents: list[dict]) -> list[dict]:
 # --- the flow without HTTP, for the conversation loop in memory -------------------------------
 
 
+LISTED_FLOWS = (  # the flow list as list_flows gives it
+    {"endpoint_name": "echo", "id": "0b6a3b0e-1111-4c3a-9d55-000000000001", "name": "Echo"},
+    {"endpoint_name": "echo-twice", "id": "0b6a3b0e-2222-4c3a-9d55-000000000002", "name": "Echo twice"},
+    {"endpoint_name": None, "id": "7c9e2f10-3333-4c3a-9d55-000000000003", "name": "Basic Prompting"},
+)
+
+
 @dataclass
 class FakeFlow:
     """Langflow for the loop: echoes each message unless replies are scripted; records what was asked."""
@@ -898,13 +908,24 @@ class FakeFlow:
     asked: list[tuple[str, str]] = field(default_factory=list)
     stored: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     history_failure: BaseException | None = None
+    flow_list: list[dict] = field(default_factory=lambda: [dict(flow) for flow in LISTED_FLOWS])
+    used: list[dict] = field(default_factory=list)  # the flows /flow switched to, in order
+    tweaks: list[dict | None] = field(default_factory=list)  # each turn's tweaks (None: --tweaks as given)
+    attached: list[list[str]] = field(default_factory=list)  # the paths of each /file
+
+    def attach(self, paths: list[str], tweaks: dict | None) -> dict:
+        """As RemoteFlow.attach, with each path "uploaded" as uploaded/<its name>."""
+        self.attached.append(paths)
+        files = [*(tweaks or {}).get("Chat Input", {}).get("files", []), *(f"uploaded/{Path(p).name}" for p in paths)]
+        return {"Chat Input": {"files": files}}
 
     def will_reply(self, *pieces: str | BaseException) -> None:
         """The next reply: text pieces shown in order; an exception is raised where it stands."""
         self.replies.append(pieces)
 
-    def ask(self, message: str, session_id: str, show: Callable[[str], None]) -> None:
+    def ask(self, message: str, session_id: str, show: Callable[[str], None], tweaks: dict | None = None) -> None:
         self.asked.append((message, session_id))
+        self.tweaks.append(tweaks)
         for piece in self.replies.popleft() if self.replies else (message,):
             if isinstance(piece, BaseException):
                 raise piece
@@ -929,6 +950,13 @@ class FakeFlow:
 
     def resume(self, job_id: str, show: Callable[[str], None]) -> None:
         raise AssertionError("the chat loop's tests have no waiting runs")
+
+    def flows(self) -> list[dict]:
+        return self.flow_list
+
+    def use(self, listed: dict) -> str:
+        self.used.append(listed)
+        return f"{listed['name']} ({listed['id']})"
 
     def rename(self, old: str, new: str) -> None:
         raise AssertionError("the chat loop's tests store no conversations")

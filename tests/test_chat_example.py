@@ -1033,6 +1033,55 @@ def test_a_user_settings_file_with_a_key_others_can_read_is_refused_before_any_r
     assert "chmod 600" in line and "SECRET" not in line and fake.requests == []
 
 
+def with_profiles(env: dict[str, str], tmp_path, **profiles: str) -> dict[str, str]:
+    """Write each profile NAME.env beside the user-level settings file, private; the environment
+    that reads them, with no LANGFLOW_* setting of its own."""
+    folder = tmp_path / "config" / "langflow-chat"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in profiles.items():
+        (folder / f"{name}.env").write_text(text, encoding="utf-8")
+        (folder / f"{name}.env").chmod(0o600)
+    return {
+        **without(env, "LANGFLOW_URL", "LANGFLOW_FLOW_ID", "LANGFLOW_API_KEY"),
+        "XDG_CONFIG_HOME": str(folder.parent),
+    }
+
+
+@pytest.mark.parametrize("script", ["chat_example.py", "chat_session.py"])
+def test_a_profile_names_the_server_flow_and_key_of_both_scripts(cli, fake, fake_env, tmp_path, script):
+    env = with_profiles(
+        fake_env, tmp_path, work=f"LANGFLOW_URL={fake.url}\nLANGFLOW_FLOW_ID=echo\nLANGFLOW_API_KEY={API_KEY}\n"
+    )
+    args = ("--text", "hi") if script == "chat_example.py" else ()
+    result = cli("--profile", "work", *args, stdin="" if args else "hi\n", env=env, script=script)
+    shown = "hi\n" if args else "User: hi\nAI: hi\n\n"
+    assert (result.returncode, result.stdout, result.stderr) == (0, shown, "")
+    listed = cli("--list-flows", "--json", env={**env, "LANGFLOW_PROFILE": "work"}, script=script)
+    assert [flow["endpoint_name"] for flow in json.loads(listed.stdout)] == ["echo", None]
+    version = cli("--version", env={**env, "LANGFLOW_PROFILE": "work"}, script=script).stdout.splitlines()
+    work = tmp_path / "config" / "langflow-chat" / "work.env"
+    assert version[1:] == [f"server: {fake.url}: Langflow 1.13.0", f"settings read from {work} (profile work)"]
+
+
+def test_continue_remembers_the_last_conversation_per_profile(cli, fake, fake_env, tmp_path):
+    settings = f"LANGFLOW_URL={fake.url}\nLANGFLOW_API_KEY={API_KEY}\nLANGFLOW_FLOW_ID="
+    env = with_profiles(fake_env, tmp_path, a=settings + "echo\n", b=settings + fake.flows[1]["id"] + "\n")
+    assert cli("--profile", "a", stdin="first\n", env=env, script="chat_session.py").returncode == 0
+    assert cli("--profile", "a", "-c", stdin="again\n", env=env, script="chat_session.py").returncode == 0
+    other = cli("--profile", "b", "-c", stdin="hi\n", env=env, script="chat_session.py")
+    assert "no earlier conversation with this flow" in other.stderr and other.returncode == 2
+    first, again = (seen.json()["session_id"] for seen in fake.runs())
+    assert first == again
+
+
+def test_an_unknown_profile_is_one_line_naming_the_profiles_there_are(cli, fake, fake_env, tmp_path):
+    env = with_profiles(fake_env, tmp_path, work="", home="")
+    path = tmp_path / "config" / "langflow-chat" / "wrok.env"
+    line = error_line(cli("--profile", "wrok", "hi", env=env), 2)
+    assert line == f"error: no profile 'wrok': no file {path} (the profiles there are: home, work)"
+    assert fake.requests == []
+
+
 def test_version_with_a_bad_configuration_still_shows_the_clients_version(cli, fake_env):
     result = cli("--version", env={**fake_env, "LANGFLOW_URL": "localhost:7860"})
     assert result.returncode == 0 and result.stdout.startswith("chat_example.py 1.0.0\nserver: not configured (")

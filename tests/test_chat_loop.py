@@ -9,7 +9,9 @@ whole: all of standard output, all of standard error.
 from __future__ import annotations
 
 import io
+import os
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -163,6 +165,143 @@ def test_session_with_an_id_the_server_does_not_know_asks_before_starting_it(tal
     assert talk.out.getvalue().count("No conversation typo is stored for this flow; start one under that id? [y/N] ")
     assert talk.err.getvalue() == f"still in session: {SESSION}\nswitched to session: new-topic\n"
     assert talk.chat.session_id == "new-topic"
+
+
+def test_flows_lists_the_flows_numbered_with_endpoint_and_name_on_stdout(talk: ChatTranscript) -> None:
+    talk.type("/flows")
+
+    assert talk.out.getvalue() == (
+        "User: /flows\n"
+        "#  ENDPOINT    NAME\n"
+        "1  echo        Echo\n"
+        "2  echo-twice  Echo twice\n"
+        "3  -           Basic Prompting\n"
+        "User: \n"
+    )
+    assert talk.err.getvalue() == "/flow N (or its endpoint name) continues with that flow\n"
+
+
+def test_flows_fit_the_width_of_a_terminal() -> None:
+    talk = conversation(out=TerminalOutput())
+    talk.flow.flow_list[2]["name"] = "A flow whose name is far too long for a narrow terminal"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("shutil.get_terminal_size", lambda: SimpleNamespace(columns=30, lines=24))
+        talk.type("/flows")
+
+    listing = talk.out.getvalue().splitlines()[1:-1]
+    assert listing[3] == "3  -           A flow whose …" and max(map(len, listing)) == 29
+
+
+@pytest.mark.parametrize(
+    ("typed", "picked"),
+    [("2", 1), ("echo-twice", 1), ("echo", 0), ("7c9e", 2), ("0b6a3b0e-1111-4c3a-9d55-000000000001", 0)],
+)
+def test_flow_continues_with_that_flow_in_a_new_conversation(
+    talk: ChatTranscript, fresh_ids: None, typed: str, picked: int
+) -> None:
+    listed = talk.flow.flow_list[picked]
+    talk.type("hello", f"/flow {typed}", "hello there")
+
+    assert talk.flow.used == [listed]
+    assert talk.flow.asked == [("hello", SESSION), ("hello there", "session-2")]
+    assert talk.err.getvalue() == f"flow {listed['name']} ({listed['id']}); new session: session-2\n"
+    assert talk.chat.last.flow == (listed["endpoint_name"] or listed["id"])  # what -c remembers it under
+
+
+def test_files_attached_for_one_flow_do_not_go_to_the_next(talk: ChatTranscript) -> None:
+    talk.type("/file a.png", "/flow 2", "hello", "/file")
+
+    assert talk.flow.tweaks == [None]
+    assert talk.err.getvalue().endswith("no file attached\n")
+
+
+@pytest.mark.parametrize("typed", ["", "ech", "4", "nope"])
+def test_flow_naming_no_flow_or_several_says_so_and_stays(talk: ChatTranscript, typed: str) -> None:
+    talk.type(f"/flow {typed}".strip(), "hello")
+
+    assert (talk.flow.used, talk.flow.asked) == ([], [("hello", SESSION)])
+    assert talk.err.getvalue() == f"no flow {typed!r} (/flows lists them; /flow N or an endpoint name picks one)\n"
+
+
+def test_file_uploads_files_for_the_next_message_only_and_file_alone_shows_them(talk: ChatTranscript) -> None:
+    talk.type("/file", "/file a.png 'my notes.txt'", "/file b.pdf", "/file", "what are these?", "and now?", "/file")
+
+    assert talk.flow.attached == [["a.png", "my notes.txt"], ["b.pdf"]]
+    files = ["uploaded/a.png", "uploaded/my notes.txt", "uploaded/b.pdf"]
+    assert talk.flow.tweaks == [{"Chat Input": {"files": files}}, None]
+    attached = "attached to your next message: a.png, my notes.txt, b.pdf\n"
+    assert talk.err.getvalue() == (
+        "no file attached\nattached to your next message: a.png, my notes.txt\n" + attached * 2 + "no file attached\n"
+    )
+
+
+def test_files_stay_attached_until_a_message_gets_through(talk: ChatTranscript) -> None:
+    talk.flow.will_reply(core.ClientError(FLOW_FAILED))
+    talk.type("/file a.png", "what is this?", "/retry")
+
+    assert talk.flow.tweaks == [{"Chat Input": {"files": ["uploaded/a.png"]}}] * 2
+    assert (talk.chat.files, talk.chat.tweaks) == ([], None)
+
+
+def test_file_with_an_unclosed_quote_is_one_error_line(talk: ChatTranscript) -> None:
+    talk.type("/file 'a.png")
+
+    assert talk.err.getvalue() == "error: /file 'a.png: No closing quotation\n"
+    assert talk.flow.attached == []
+
+
+def edited_files(log: Path) -> list[tuple[str, str, str]]:
+    """(file, mode, size at the start) of each file the fake editor was given."""
+    return [tuple(line.rsplit(" ", 3)[1:]) for line in log.read_text().splitlines()]
+
+
+def test_edit_sends_what_was_saved_in_the_editor_as_one_message(
+    talk: ChatTranscript, fake_editor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISUAL", fake_editor.command)
+    monkeypatch.setenv("EDITOR_LOG", str(fake_editor.log))
+    monkeypatch.setenv("EDITOR_TEXT", "Summarise this:\n\n- one\n- two\n\n")
+
+    talk.type("/edit")
+
+    assert talk.flow.asked == [("Summarise this:\n\n- one\n- two", SESSION)]
+    assert talk.out.getvalue() == "User: /edit\nAI: Summarise this:\n\n- one\n- two\n\nUser: \n"
+    assert talk.err.getvalue() == "Summarise this:\n\n- one\n- two\n"  # what was sent, as it goes
+    assert talk.kept == ["Summarise this:\n\n- one\n- two"]  # the message, for the arrow keys
+    [(path, mode, size)] = edited_files(fake_editor.log)
+    assert (mode, size) == ("600", "0") and not Path(path).exists()  # private, empty, deleted after
+
+
+@pytest.mark.parametrize(("text", "code", "said"), [(" \n\n", "0", "nothing written"), ("hi", "1", "exit status 1")])
+def test_edit_with_nothing_written_or_a_failed_editor_sends_nothing(
+    talk: ChatTranscript, fake_editor, monkeypatch: pytest.MonkeyPatch, text: str, code: str, said: str
+) -> None:
+    monkeypatch.setenv("VISUAL", fake_editor.command)
+    monkeypatch.setenv("EDITOR_LOG", str(fake_editor.log))
+    monkeypatch.setenv("EDITOR_TEXT", text)
+    monkeypatch.setenv("EDITOR_EXIT", code)
+
+    talk.type("/edit", "hello")
+
+    assert talk.flow.asked == [("hello", SESSION)] and said in talk.err.getvalue()
+    [(path, _mode, _size)] = edited_files(fake_editor.log)
+    assert not Path(path).exists()
+
+
+@pytest.mark.parametrize("chosen", ["VISUAL", "EDITOR", "vi"])
+def test_the_editor_is_visual_else_editor_else_vi(fake_editor, tmp_path: Path, chosen: str) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "vi").write_text(f'#!/bin/sh\nexec {fake_editor.command} vi "$@"\n')
+    (tmp_path / "bin" / "vi").chmod(0o755)
+    visual, editor = f"{fake_editor.command} visual", f"{fake_editor.command} editor"
+    environ = {"VISUAL": {"VISUAL": visual, "EDITOR": editor}, "EDITOR": {"EDITOR": editor}, "vi": {}}[chosen]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+        patch.setenv("EDITOR_LOG", str(fake_editor.log))
+        patch.setenv("EDITOR_TEXT", "hi")
+        assert core.edited_text(environ) == "hi"
+    assert fake_editor.log.read_text().startswith(f"['{chosen.lower()}'] ")
 
 
 def test_retry_after_a_failure_resends_the_same_message_in_the_same_session(talk: ChatTranscript) -> None:

@@ -10,6 +10,7 @@ a real Ctrl-C, the input history file.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 import subprocess
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, run_in_terminal, sent_messages
+from conftest import API_KEY, NEW_PROMPT, ROOT, Terminal, chat_terminals, run_in_terminal, sent_messages
 from fake_langflow import (
     FakeLangflow,
     Reply,
@@ -63,7 +64,8 @@ def sent_session_ids(fake: FakeLangflow) -> list[str]:
 
 
 def banner(fake: FakeLangflow, session_id: str, how: str) -> str:
-    return f"Langflow chat: {fake.url}, flow echo\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n"
+    flow = f"{fake.flows[0]['name']} ({fake.flows[0]['id']})"  # the echo flow as the flow list names it
+    return f"Langflow chat: {fake.url}, flow {flow}\nsession {session_id} ({how}); /help for commands, Ctrl-D to quit\n"
 
 
 def interrupt_a_story(fake: FakeLangflow, terminal: Terminal) -> None:
@@ -272,6 +274,113 @@ def test_the_start_check_is_one_request(fake: FakeLangflow, fake_env, piped, flo
     assert [seen.path for seen in fake.requests] == ["/api/v1/flows/"]
 
 
+# --- Files in the chat -----------------------------------------------------------------------------
+
+
+def test_file_uploads_to_the_flow_and_attaches_to_the_next_message_only(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    (tmp_path / "terminal" / "note.txt").write_text("a file for the flow")
+    terminal = spawn_session()
+    terminal.type("/file missing.txt")
+    terminal.expect("error: cannot read --file missing.txt: No such file or directory\nUser: ")
+    terminal.type("/file note.txt")
+    terminal.expect("attached to your next message: note.txt\nUser: ")
+    terminal.say("what is this?")
+    terminal.say("and this?")
+
+    uploads = [seen.path for seen in fake.requests if seen.path.startswith("/api/v1/files/upload/")]
+    assert uploads == [f"/api/v1/files/upload/{fake.flows[0]['id']}"]
+    first, second = (seen.json().get("tweaks") for seen in fake.runs())
+    assert (first, second) == ({"Chat Input": {"files": [f"{fake.flows[0]['id']}/2026-11-21_note.txt"]}}, None)
+
+
+def test_file_on_langflow_1_1_1_takes_one_file_per_message(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    fake.version = "1.1.1"
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "terminal" / name).write_text(name)
+    terminal = spawn_session()
+    terminal.type("/file a.txt b.txt")
+    terminal.expect("error: Langflow 1.1.1 takes one file per message\nUser: ")
+    terminal.type("/file a.txt")
+    terminal.expect("attached to your next message: a.txt\nUser: ")
+    terminal.type("/file b.txt")
+    terminal.expect("error: Langflow 1.1.1 takes one file per message\nUser: ")
+
+
+def test_edit_gives_the_editor_the_terminal_ctrl_c_included_then_sends_what_it_saved(
+    fake: FakeLangflow, spawn_session: Callable[..., Terminal], fake_editor
+) -> None:
+    env = {**fake_editor.env, "EDITOR_TEXT": "a long\nmessage\n", "EDITOR_WAITS_FOR_CTRL_C": "1"}
+    terminal = spawn_session(env=env)
+    terminal.type("/edit")
+    terminal.expect("/edit\nediting...\n")  # no waiting line: the editor has the screen
+    terminal.ctrl_c()  # the editor's, as in vi: the chat neither stops it nor takes it
+    terminal.expect("the editor got Ctrl-C\na long\nmessage\nAI: a long\nmessage\n\nUser: ")  # after the tty's ^C
+    assert sent_messages(fake) == ["a long\nmessage"]
+
+
+# --- A flow picked at the start ------------------------------------------------------------------
+
+PICK = "flow (a number, an endpoint name or its start): "
+
+
+@pytest.fixture
+def no_flow_env(fake_env) -> dict[str, str]:
+    env = {name: value for name, value in fake_env.items() if name != "LANGFLOW_FLOW_ID"}
+    return {**env, "TERM": "dumb", "INPUTRC": os.devnull}
+
+
+def test_at_a_terminal_without_a_flow_the_flows_are_listed_fitting_the_width_and_one_is_picked(
+    fake: FakeLangflow, no_flow_env, tmp_path: Path
+) -> None:
+    fake.flows[1]["name"] = "Basic Prompting, with a name far too long for this narrow terminal"
+    with chat_terminals(no_flow_env, tmp_path, TIMEOUT, size=(24, 50)) as start:
+        terminal = Terminal(start(), TIMEOUT)
+        terminal.expect(PICK)
+        terminal.type("nope")
+        terminal.expect(f"'nope' names no one flow of the list\n{PICK}")
+        terminal.type("ec")  # the start of an endpoint name
+        terminal.say("hello")
+        terminal.ctrl_d()
+        assert terminal.exit_code() == 0
+    assert terminal.screen.startswith(
+        f"No flow given; the flows this key can run on {fake.url}:\n"
+        "#  ENDPOINT  NAME\n"
+        "1  echo      Echo\n"
+        "2  -         Basic Prompting, with a name far to…\n"  # 49 columns: none wraps
+        f"{PICK}nope\n"
+    )
+    [session_id] = sent_session_ids(fake)
+    assert banner(fake, session_id, "new") in terminal.screen
+    assert [seen.path for seen in fake.requests].count("/api/v1/flows/") == 1  # no other listing for the banner
+    assert [seen.path for seen in fake.runs()] == ["/api/v1/run/echo"]
+
+
+def test_ctrl_d_at_the_flow_question_leaves_with_0_and_sends_nothing(
+    fake: FakeLangflow, no_flow_env, tmp_path: Path
+) -> None:
+    with chat_terminals(no_flow_env, tmp_path, TIMEOUT) as start:
+        terminal = Terminal(start(), TIMEOUT)
+        terminal.expect(PICK)
+        terminal.ctrl_d()
+        assert terminal.exit_code() == 0
+    assert fake.runs() == [] and "User:" not in terminal.screen
+
+
+@pytest.mark.parametrize("how", ["piped", "json"])
+def test_piped_or_with_json_no_flow_is_still_the_one_line_no_flow_given(no_flow_env, piped, tmp_path, how) -> None:
+    if how == "piped":
+        result = piped(stdin="hi\n", env=no_flow_env)
+        code, shown = result.returncode, result.stderr
+    else:
+        child = run_in_terminal("chat_session.py", "--list-sessions", "--json", env=no_flow_env, cwd=tmp_path)
+        code, shown = child.exitstatus, child.logfile_read.getvalue()
+    assert code == 2 and shown.startswith("error: no flow given: ") and shown.count("\n") == 1
+
+
 # --- Piped -------------------------------------------------------------------------------------
 
 
@@ -320,6 +429,20 @@ def test_a_piped_conversation_without_streaming_also_uses_one_connection(
 
     assert result.stdout == "User: one\nAI: one\n\nUser: two\nAI: two\n\nUser: three\nAI: three\n\n"
     assert fake.connections == 1
+
+
+@pytest.mark.parametrize("mode", [(), ("--no-stream",)], ids=["stream", "whole"])
+def test_the_session_the_server_answers_in_wins_and_continue_remembers_it(
+    fake: FakeLangflow, piped: Callable[..., Completed], mode: tuple[str, ...]
+) -> None:
+    fake.answer_session = "gateway-42"  # as a server or gateway that picks its own session id
+    result = piped("-v", *mode, stdin="one\ntwo\n")
+    assert result.returncode == 0 and result.stdout == "User: one\nAI: one\n\nUser: two\nAI: two\n\n"
+    first, second = sent_session_ids(fake)
+    assert first != "gateway-42" and second == "gateway-42"
+    assert result.stderr.count("the server answered in session gateway-42: the conversation goes on there\n") == 1
+    assert piped(*mode, "-c", stdin="three\n").returncode == 0
+    assert sent_session_ids(fake)[2] == "gateway-42"
 
 
 @pytest.mark.parametrize(

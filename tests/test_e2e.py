@@ -210,6 +210,23 @@ def test_list_flows_as_json(run, langflow):
     assert {"endpoint_name": "counter", "id": langflow.counter_id, "name": "counter"} in flows
 
 
+@pytest.mark.feature("flows")
+def test_a_chat_without_a_flow_lists_the_flows_asks_which_and_flow_moves_to_another(lf_env, langflow, tmp_path):
+    env = {name: value for name, value in lf_env.items() if name != "LANGFLOW_FLOW_ID"}
+    with chat_terminals({**env, "NO_COLOR": "1"}, tmp_path, timeout=30) as start:
+        child = start()
+        child.expect_exact("flow (a number, an endpoint name or its start): ")
+        listed = TERMINAL_CONTROL.sub("", child.before)
+        child.sendline("ech")
+        shown = wait_for_prompt(child)
+        assert f"flow echo ({langflow.echo_id})" in shown  # the banner names it as the flow list does
+        assert "AI: hello" in say(child, "hello")
+        assert f"flow counter ({langflow.counter_id}); new session: " in say(child, "/flow counter")
+        assert turn_number(say(child, "hi")) == 1
+    rows = {line.split()[1]: line.split()[0] for line in listed.splitlines() if line[:1].isdigit()}
+    assert {"echo", "counter"} <= set(rows) and listed.splitlines()[1].split() == ["#", "ENDPOINT", "NAME"]
+
+
 @pytest.mark.feature("NDJSON")
 def test_stream_json_prints_one_event_per_line_ending_with_the_result(run):
     result = run("--stream", "--json", "count these words")

@@ -10,6 +10,7 @@ when offered it for a message holding an arithmetic expression, then answers
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pexpect
@@ -258,3 +259,13 @@ def test_simple_agent_at_a_terminal_shows_the_tools_output_before_the_answer_and
         "",
         "User:",
     ]
+
+
+def test_a_file_attached_in_the_chat_is_read_by_the_flows_model_with_the_next_message_only(terminal, tmp_path):
+    (tmp_path / "note.txt").write_text("the code is 42\n", encoding="utf-8")
+    child = terminal("--flow", "basic-prompting")
+    assert "attached to your next message: note.txt" in say(child, "/file note.txt")
+    shown = say(child, "What does the note say?")
+    # the model got the file's text after the message's (its stored name: a timestamp, then the file's)
+    assert re.search(r"You said: What does the note say\?File '[^']*note\.txt' contents:\r\nthe code is 42\r\n", shown)
+    assert "note.txt" not in say(child, "And now?")

@@ -40,6 +40,7 @@ from chat_session import (
     reply_texts,
     require_flow,
     retry_after,
+    settings_read,
     show_stream,
     split_events,
     streamed_outputs,
@@ -824,6 +825,61 @@ def test_the_settings_files_read_are_listed_in_order(in_tmp):
     assert [(file.path, file.read) for file in files] == [(str(in_tmp / ".env"), True), (str(path), True)]
 
 
+def profile(folder: Path, name: str, mode: int = 0o600, **settings: str) -> Path:
+    """The profile NAME of `config`: NAME.env beside the user-level settings file."""
+    path = folder / "config" / "langflow-chat" / f"{name}.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_env(path, **settings)
+    path.chmod(mode)
+    return path
+
+
+def test_a_profile_beats_the_environment_and_the_files_and_a_flag_beats_the_profile(in_tmp):
+    profile(in_tmp, "staging", LANGFLOW_URL="http://staging:1", LANGFLOW_FLOW_ID="s", LANGFLOW_API_KEY="k")
+    write_env(in_tmp / ".env", LANGFLOW_URL="http://env-file:1", LANGFLOW_TIMEOUT="7")
+    chosen = config("--profile", "staging", "--flow", "flag", LANGFLOW_URL="http://environ:2")
+    assert (chosen.url, chosen.flow, chosen.api_key, chosen.timeout) == ("http://staging:1", "flag", "k", 7.0)
+    assert chosen.profile == "staging"
+
+
+def test_langflow_profile_in_the_environment_names_the_profile_and_the_flag_another(in_tmp):
+    profile(in_tmp, "staging", LANGFLOW_FLOW_ID="s")
+    profile(in_tmp, "prod", LANGFLOW_FLOW_ID="p")
+    assert config(LANGFLOW_PROFILE="staging").flow == "s"
+    assert config("--profile", "prod", LANGFLOW_PROFILE="staging").flow == "p"
+
+
+@pytest.mark.parametrize("name", ["nope", "../langflow-chat/staging", ""])
+def test_an_unknown_profile_is_one_line_naming_the_profiles_there_are(in_tmp, name):
+    user_settings(in_tmp, LANGFLOW_FLOW_ID="u")
+    path = profile(in_tmp, "staging", LANGFLOW_FLOW_ID="s")
+    profile(in_tmp, "prod", LANGFLOW_FLOW_ID="p")
+    if not name:  # an empty name is no profile
+        assert config("--profile", name).flow == "u"
+        return
+    with fails_with(2, f"no profile {name!r}: no file {path.parent}/{name}.env"):
+        config("--profile", name)
+    with fails_with(2, "(the profiles there are: prod, staging)"):
+        config(LANGFLOW_PROFILE=name)
+
+
+def test_an_unknown_profile_without_a_settings_folder_says_there_are_none(in_tmp):
+    with fails_with(2, "(the profiles there are: none)"):
+        config("--profile", "staging")
+
+
+def test_a_profile_holding_a_key_that_others_can_read_is_refused(in_tmp):
+    path = profile(in_tmp, "staging", mode=0o644, LANGFLOW_API_KEY="sk-profile-secret")
+    with fails_with(2, f"chmod 600 {path}"):
+        config("--profile", "staging")
+
+
+def test_the_settings_read_name_the_profile_first(in_tmp):
+    path = profile(in_tmp, "staging", LANGFLOW_FLOW_ID="s")
+    user = user_settings(in_tmp, LANGFLOW_FLOW_ID="u")
+    assert settings_read(config("--profile", "staging")) == f"settings read from {path}, {user} (profile staging)"
+
+
 def test_the_user_settings_file_follows_xdg_config_home():
     environ = {"XDG_CONFIG_HOME": "/srv/config", "HOME": "/home/ann"}
     assert user_path("config", ".env", "posix", environ) == "/srv/config/langflow-chat/.env"
@@ -966,10 +1022,10 @@ def test_text_that_only_looks_like_a_providers_error_is_kept_as_it_is():
 
 @pytest.mark.parametrize(
     ("version", "stores"),
-    [("1.0.19", False), ("1.1.1", False), ("1.1.2", True), ("1.1.4", True), ("1.2.0", True), ("1.13.0", True)],
+    [("1.0.19", True), ("1.1.0", False), ("1.1.1", False), ("1.1.2", True), ("1.2.0", True), ("1.13.0", True)],
 )
-def test_streamed_replies_are_stored_with_their_text_from_langflow_1_1_2(version, stores):
-    # seen on real servers: 1.1.1 stores a streamed reply with "" as its text, 1.1.2 to 1.2.0 store it whole
+def test_streamed_replies_are_stored_with_their_text_except_by_langflow_1_1_0_and_1_1_1(version, stores):
+    # seen on real servers: 1.0.19 stores a streamed reply whole, 1.1.0 and 1.1.1 with "" as its text, 1.1.2+ whole
     assert dialect_for(version).stores_streamed_replies is stores
 
 

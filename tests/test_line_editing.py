@@ -30,7 +30,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from libedit_readline import BuildError, build
 
-import chat_session as core
 from chat_session import (
     append_history,
     banner,
@@ -422,10 +421,8 @@ def test_the_end_of_input_key_is_ctrl_z_then_enter_on_windows_and_ctrl_d_elsewhe
 
 
 def test_the_banner_names_the_platforms_end_of_input_key() -> None:
-    config = core.Config(url="http://localhost:7860", flow="echo", api_key="", timeout=1, retries=0)
-
-    assert banner(config, "s-1", "new", end_of_input_key("nt")) == (
-        "Langflow chat: http://localhost:7860, flow echo\n"
+    assert banner("http://localhost:7860", "Echo (b7860f19)", "s-1", "new", end_of_input_key("nt")) == (
+        "Langflow chat: http://localhost:7860, flow Echo (b7860f19)\n"
         "session s-1 (new); /help for commands, Ctrl-Z then Enter to quit\n"
     )
 

@@ -181,8 +181,8 @@ class StoredFlow(FakeFlow):
     forgotten: list[str] = field(default_factory=list)
     refusal: core.ClientError | None = None  # raised by rename and forget
 
-    def ask(self, message_text: str, session_id: str, show) -> None:
-        super().ask(message_text, session_id, show)
+    def ask(self, message_text: str, session_id: str, show, tweaks: dict | None = None) -> None:
+        super().ask(message_text, session_id, show, tweaks)
         self.store(session_id, ("User", message_text), ("Machine", message_text))
 
     def store(self, session_id: str, *turns: tuple[str, str]) -> None:
@@ -637,6 +637,11 @@ def test_all_goes_only_with_list_sessions(shell) -> None:
     result = shell("--all")
     assert result.returncode == 2
     assert "--all goes with --list-sessions" in result.stderr
+
+
+def test_looking_an_endpoint_name_up_keeps_what_is_known_of_the_flow(server) -> None:
+    server.pauses = True  # a flow /run refused as one that may pause: its runs go to the background
+    assert (server.flow_uuid(), server.pauses, server.title()) == (ECHO_UUID, True, f"Echo ({ECHO_UUID})")
 
 
 def test_listing_by_flow_uuid_asks_for_that_flow(shell, fake: FakeLangflow) -> None:

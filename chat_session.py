@@ -76,7 +76,7 @@ exit codes:
   3    authentication refused (401/403): set LANGFLOW_API_KEY
   4    network: cannot connect, DNS, TLS, timeout, connection dropped mid-reply
   5    the flow waits for a human decision (answer with --resume JOB_ID --choice ACTION)
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C); 129 and 143: ended by SIGHUP and SIGTERM
 
 settings (flags win, then the profile NAME.env of --profile or LANGFLOW_PROFILE, then the
 environment, then ./.env, then the user settings file $XDG_CONFIG_HOME/langflow-chat/.env,

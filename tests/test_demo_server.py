@@ -433,7 +433,8 @@ def demo_checkout(request: pytest.FixtureRequest, tmp_path: Path) -> SimpleNames
     ensure_langflow(release)
     checkout = tmp_path / "checkout"
     shutil.copytree(TESTS, checkout / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "chat_example.py", checkout)
+    for script in ("chat_example.py", "chat_session.py"):
+        shutil.copy(ROOT / script, checkout)
     (checkout / ".cache").mkdir()
     (checkout / ".cache" / venv_path(release).name).symlink_to(venv_path(release), target_is_directory=True)
     return SimpleNamespace(path=checkout, release=release, env=clean_env())

@@ -34,6 +34,19 @@ from tcp_proxy import TcpProxy
 
 PASSWORD = "pw-SECRET-5150"  # in LANGFLOW_URL as http://user:PASSWORD@host:port
 VAR_SECRET = "var-SECRET-4242"  # a --var value whose name looks secret
+# The client's own peak resident memory, written at its exit (wait4's ru_maxrss cannot be used:
+# Linux carries the peak of the process that forked it across exec, here pytest's).
+PEAK_PROBE = Path(tempfile.mkdtemp(prefix="peak-probe-"))
+(PEAK_PROBE / "sitecustomize.py").write_text(
+    "import atexit, os\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        kb = next(line.split()[1] for line in status if line.startswith('VmHWM'))\n"
+    "    with open(os.environ['PEAK_FILE'], 'w') as out:\n"
+    "        out.write(kb)\n"
+    "if os.environ.get('PEAK_FILE'):\n"
+    "    atexit.register(_peak)\n"
+)
 MEMORY_KB = 2 * 1024 * 1024  # every run's address space (ulimit -v): a client that reads forever fails, not the machine
 
 # Each way to run a turn: the script and its arguments (the piped chat reads "hi" on stdin).
@@ -73,6 +86,10 @@ def run(
     and a bounded address space; killed after `timeout` seconds, or as soon as `give_up()`."""
     command = f'ulimit -v {MEMORY_KB}; exec "$@" {redirect}'
     argv = ["/bin/sh", "-c", command, "sh", sys.executable, str(ROOT / script), *args]
+    peak_file = cwd / ".peak-kb"
+    peak_file.unlink(missing_ok=True)
+    paths = [*filter(None, [env.get("PYTHONPATH")]), str(PEAK_PROBE)]  # a test's own sitecustomize first
+    env = {**env, "PYTHONPATH": os.pathsep.join(paths), "PEAK_FILE": str(peak_file)}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env, cwd=cwd)
@@ -82,19 +99,20 @@ def run(
         except BrokenPipeError:
             pass
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            pid, status = os.waitpid(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - started > timeout or give_up():
                 process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
+                pid, status = os.waitpid(process.pid, 0)
                 break
             time.sleep(0.02)
         process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
         out.seek(0), err.seek(0)
         text = [stream.read().decode("utf-8", "replace") for stream in (out, err)]
-    return Result(process.returncode, text[0], text[1], seconds, usage.ru_maxrss / 1024)
+    peak_kb = int(peak_file.read_text()) if peak_file.exists() else 0
+    return Result(process.returncode, text[0], text[1], seconds, peak_kb / 1024)
 
 
 def run_mode(mode: str, *extra: str, env: dict[str, str], cwd: Path, **options) -> Result:

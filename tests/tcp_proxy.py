@@ -121,7 +121,7 @@ class TcpProxy:
                 elif fault is not None:
                     self._cut(client, fault == "reset")
                     break
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the other direction closed this socket meanwhile
             pass
         finally:
             if not stalled:  # a stalled connection stays open, silent, until the proxy closes

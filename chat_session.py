@@ -2603,27 +2603,21 @@ class RemoteFlow:
             raise human_needed(job_id, request)
         return decision
 
+    def handlers(self, show: Show) -> dict[str, Any]:
+        """How a turn and a resumed run show their reply, steps and questions at this terminal."""
+        return {"show": show if self.stream else None, "on_step": self.terminal.step_shower(), "decide": self.decide}
+
     def ask(self, message: str, session_id: str, show: Show, tweaks: dict | None = None) -> str:
         """One turn; the session the server answered in (which wins over the one sent)."""
         with self.terminal.turn():
-            handlers = {
-                "show": show if self.stream else None,
-                "on_step": self.terminal.step_shower(),
-                "decide": self.decide,
-            }
-            reply = ask(self.server, message, session_id, tweaks=tweaks, **handlers)
+            reply = ask(self.server, message, session_id, tweaks=tweaks, **self.handlers(show))
             show(unshown_text(reply))
         return str(dig(reply.result, "session_id") or session_id)
 
     def resume(self, job_id: str, show: Show) -> None:
         """Answer a waiting background run (/pending N) and show its reply, as a turn does."""
         with self.terminal.turn():
-            handlers = {
-                "show": show if self.stream else None,
-                "on_step": self.terminal.step_shower(),
-                "decide": self.decide,
-            }
-            show(unshown_text(follow_job(self.server, job_id, **handlers)))
+            show(unshown_text(follow_job(self.server, job_id, **self.handlers(show))))
 
     def pending(self) -> list[dict]:
         return pending_requests(self.server)
